@@ -1,0 +1,91 @@
+# actrm build. `make` builds the library and CLI, `make test` runs the Criterion
+# tests, `make bench` the benchmarks, `make demo` the judge-model demo.
+# Cross build: make CROSS=aarch64-linux-gnu-   (output in build-aarch64/)
+
+CROSS ?=
+CC    := $(if $(CROSS),$(CROSS)gcc,$(CC))
+AR    := $(CROSS)ar
+
+ifeq ($(CROSS),)
+  ARCH  := $(shell uname -m)
+  BUILD ?= build
+else
+  ARCH  := $(firstword $(subst -, ,$(CROSS)))
+  BUILD ?= build-$(ARCH)
+endif
+
+# Keep the baseline portable: ISA-specific flags go only on simd/<isa>.c files.
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -fopenmp -Wall -Wextra -Iinclude -Isrc -Isimd
+LDLIBS  := -lcjson -lpcre2-8 -lutf8proc -lz -lm
+LDFLAGS += -fopenmp
+ifneq ($(CROSS),)
+  # Debian multiarch: the arm64 -dev packages install under /usr/lib/aarch64-linux-gnu.
+  CFLAGS  += -I/usr/include
+  LDFLAGS += -L/usr/lib/aarch64-linux-gnu -Wl,-rpath-link,/usr/lib/aarch64-linux-gnu
+endif
+
+LIB_SRC  := $(wildcard src/*.c)
+SIMD_SRC := simd/ref.c simd/dispatch.c
+ifneq ($(filter x86_64 amd64,$(ARCH)),)
+  SIMD_SRC += $(wildcard simd/x86_*.c)
+endif
+ifneq ($(filter aarch64 arm64,$(ARCH)),)
+  SIMD_SRC += $(wildcard simd/arm_*.c)
+endif
+
+# Per-ISA target flags (only these files get them).
+FLAGS_x86_avx2   := -mavx2 -mfma -mf16c
+FLAGS_x86_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mavx2 -mfma -mf16c
+FLAGS_x86_amx    := -mamx-tile -mamx-int8 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
+FLAGS_arm_neon   := -march=armv8.2-a+fp16+dotprod
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(SIMD_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRC  := $(wildcard tools/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPERS := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test bench demo clean test-arm
+all: $(BUILD)/libactrm.a $(BUILD)/libactrm.so $(BUILD)/actrm
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*.h simd/*.h tools/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FLAGS_$(basename $(notdir $<))) -c $< -o $@
+
+$(BUILD)/libactrm.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libactrm.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/actrm: $(CLI_OBJ) $(BUILD)/libactrm.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libactrm.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(BUILD)/libactrm.a $(wildcard include/*.h src/*.h simd/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(TEST_HELPERS) $(BUILD)/libactrm.a $(LDFLAGS) -lcriterion $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libactrm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libactrm.a $(LDFLAGS) -lopenblas $(LDLIBS)
+
+deps:
+	@tools/install-deps.sh host
+
+# Tests run from the project root so that ../shared/fixtures resolves.
+# TEST_FILTER=test_gguf runs one binary; criterion flags via TEST_ARGS.
+TEST_FILTER ?= test_
+test: deps
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(TEST_RUNNER_DEPS)
+	@tools/run-tests.sh "$(BUILD)" "$(TEST_FILTER)" $(TEST_ARGS)
+
+bench: deps all $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+clean:
+	rm -rf build build-*

@@ -1,0 +1,271 @@
+/* Portable scalar reference of every kernel (see kernels.h). The ISA files
+ * are tested against these. */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+float actrm_fp16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: normalise */
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) {
+                man <<= 1;
+                exp--;
+            }
+            bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t actrm_f32_to_fp16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff);
+    uint32_t man = x & 0x7fffff;
+    if (exp == 0xff) /* inf or nan */
+        return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    int32_t e = exp - 127 + 15;
+    if (e >= 0x1f)
+        return (uint16_t)(sign | 0x7c00);
+    if (e <= 0) { /* subnormal or zero in half */
+        if (e < -10)
+            return (uint16_t)sign;
+        man |= 0x800000;
+        int shift = 14 - e;
+        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = ((uint32_t)e << 10) | (man >> 13), rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
+        half++; /* may carry into the exponent, which is the right result */
+    return (uint16_t)(sign | half);
+}
+
+float actrm_bf16_to_f32(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t actrm_f32_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000) /* nan: keep it quiet */
+        return (uint16_t)((x >> 16) | 0x40);
+    x += 0x7fff + ((x >> 16) & 1);
+    return (uint16_t)(x >> 16);
+}
+
+int actrm_wt_slot(int ggml_type)
+{
+    switch (ggml_type) {
+    case GGML_TYPE_F32: return ACTRM_WT_F32;
+    case GGML_TYPE_F16: return ACTRM_WT_F16;
+    case GGML_TYPE_BF16: return ACTRM_WT_BF16;
+    case GGML_TYPE_Q8_0: return ACTRM_WT_Q8_0;
+    default: return -1;
+    }
+}
+
+/* ---- GEMM: one scalar dot product per output element, K in order ---- */
+
+static void gemm_f32_ref(const void *W, size_t ws, const void *x, size_t xs,
+                         int K, int T, int n0, int n1, float *y, int ldy)
+{
+    for (int t = 0; t < T; t++) {
+        const float *xr = (const float *)((const char *)x + (size_t)t * xs);
+        for (int n = n0; n < n1; n++) {
+            const float *wr = (const float *)((const char *)W + (size_t)n * ws);
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++)
+                acc += wr[k] * xr[k];
+            y[(size_t)t * ldy + n] = acc;
+        }
+    }
+}
+
+static void gemm_f16_ref(const void *W, size_t ws, const void *x, size_t xs,
+                         int K, int T, int n0, int n1, float *y, int ldy)
+{
+    for (int t = 0; t < T; t++) {
+        const float *xr = (const float *)((const char *)x + (size_t)t * xs);
+        for (int n = n0; n < n1; n++) {
+            const uint16_t *wr = (const uint16_t *)((const char *)W + (size_t)n * ws);
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++)
+                acc += actrm_fp16_to_f32(wr[k]) * xr[k];
+            y[(size_t)t * ldy + n] = acc;
+        }
+    }
+}
+
+static void gemm_bf16_ref(const void *W, size_t ws, const void *x, size_t xs,
+                          int K, int T, int n0, int n1, float *y, int ldy)
+{
+    for (int t = 0; t < T; t++) {
+        const float *xr = (const float *)((const char *)x + (size_t)t * xs);
+        for (int n = n0; n < n1; n++) {
+            const uint16_t *wr = (const uint16_t *)((const char *)W + (size_t)n * ws);
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++)
+                acc += actrm_bf16_to_f32(wr[k]) * xr[k];
+            y[(size_t)t * ldy + n] = acc;
+        }
+    }
+}
+
+/* Per block: exact int32 dot product, then one float multiply-add with the
+ * two scales, blocks in order. SIMD versions must keep this order. */
+static void gemm_q8_0_ref(const void *W, size_t ws, const void *x, size_t xs,
+                          int K, int T, int n0, int n1, float *y, int ldy)
+{
+    int nb = K / QK8_0;
+    for (int t = 0; t < T; t++) {
+        const block_q8_0 *xb = (const block_q8_0 *)((const char *)x + (size_t)t * xs);
+        for (int n = n0; n < n1; n++) {
+            const block_q8_0 *wb = (const block_q8_0 *)((const char *)W + (size_t)n * ws);
+            float acc = 0.0f;
+            for (int b = 0; b < nb; b++) {
+                int32_t isum = 0;
+                for (int j = 0; j < QK8_0; j++)
+                    isum += (int32_t)wb[b].qs[j] * (int32_t)xb[b].qs[j];
+                acc += actrm_fp16_to_f32(wb[b].d) * actrm_fp16_to_f32(xb[b].d) * (float)isum;
+            }
+            y[(size_t)t * ldy + n] = acc;
+        }
+    }
+}
+
+static void quantize_q8_0_ref(const float *x, block_q8_0 *y, int K)
+{
+    for (int b = 0; b < K / QK8_0; b++) {
+        const float *xb = x + b * QK8_0;
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_0; j++)
+            amax = fmaxf(amax, fabsf(xb[j]));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        y[b].d = actrm_f32_to_fp16(d);
+        for (int j = 0; j < QK8_0; j++)
+            y[b].qs[j] = (int8_t)roundf(xb[j] * id);
+    }
+}
+
+static void row_to_f32_ref(int type, const void *src, float *dst, int n)
+{
+    switch (type) {
+    case GGML_TYPE_F32:
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        break;
+    case GGML_TYPE_F16:
+        for (int i = 0; i < n; i++)
+            dst[i] = actrm_fp16_to_f32(((const uint16_t *)src)[i]);
+        break;
+    case GGML_TYPE_BF16:
+        for (int i = 0; i < n; i++)
+            dst[i] = actrm_bf16_to_f32(((const uint16_t *)src)[i]);
+        break;
+    case GGML_TYPE_Q8_0:
+        for (int i = 0; i < n; i++) {
+            const block_q8_0 *b = (const block_q8_0 *)src + i / QK8_0;
+            dst[i] = actrm_fp16_to_f32(b->d) * (float)b->qs[i % QK8_0];
+        }
+        break;
+    }
+}
+
+/* ---- vector ops ---- */
+
+static void rmsnorm_ref(float *out, const float *x, const float *w, int n, float eps)
+{
+    float ss = 0.0f;
+    for (int i = 0; i < n; i++)
+        ss += x[i] * x[i];
+    float scale = 1.0f / sqrtf(ss / (float)n + eps);
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] * scale * w[i];
+}
+
+static void softmax_ref(float *x, int n)
+{
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        mx = fmaxf(mx, x[i]);
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+static void silu_mul_ref(float *out, const float *gate, const float *up, int n)
+{
+    for (int i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+static float dot_ref(const float *a, const float *b, int n)
+{
+    float acc = 0.0f;
+    for (int i = 0; i < n; i++)
+        acc += a[i] * b[i];
+    return acc;
+}
+
+static void axpy_ref(float *y, float a, const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+static void rope_ref(float *x, const float *cs, int hd, int neox)
+{
+    int half = hd / 2;
+    for (int i = 0; i < half; i++) {
+        int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+        float c = cs[2 * i], s = cs[2 * i + 1], a = x[i0], b = x[i1];
+        x[i0] = a * c - b * s;
+        x[i1] = a * s + b * c;
+    }
+}
+
+void actrm_kernels_ref(actrm_kernels *k)
+{
+    k->isa = "ref";
+    k->gemm[ACTRM_WT_F32] = gemm_f32_ref;
+    k->gemm[ACTRM_WT_F16] = gemm_f16_ref;
+    k->gemm[ACTRM_WT_BF16] = gemm_bf16_ref;
+    k->gemm[ACTRM_WT_Q8_0] = gemm_q8_0_ref;
+    k->quantize_q8_0 = quantize_q8_0_ref;
+    k->row_to_f32 = row_to_f32_ref;
+    k->rmsnorm = rmsnorm_ref;
+    k->softmax = softmax_ref;
+    k->silu_mul = silu_mul_ref;
+    k->dot = dot_ref;
+    k->axpy = axpy_ref;
+    k->rope = rope_ref;
+}

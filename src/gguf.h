@@ -1,0 +1,151 @@
+/*
+ * GGUF v3 reader and writer (internal). Spec: ggml's docs/gguf.md.
+ *
+ * Reader: the file is mmap'ed read-only; strings, arrays and tensor data are
+ * pointers into the mapping, valid until gguf_close(). Every count, size and
+ * offset is validated at open time, so later accessors cannot read out of
+ * bounds. Errors name the file and the key or tensor at fault.
+ *
+ * Writer: collects key/values and tensors (copied) in insertion order and
+ * writes them with gguf_writer_write(), to PATH.tmp then renamed to PATH.
+ */
+#ifndef ACTRM_GGUF_H
+#define ACTRM_GGUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* Metadata value types (gguf.md). */
+enum gguf_type {
+    GGUF_TYPE_UINT8 = 0, GGUF_TYPE_INT8 = 1, GGUF_TYPE_UINT16 = 2,
+    GGUF_TYPE_INT16 = 3, GGUF_TYPE_UINT32 = 4, GGUF_TYPE_INT32 = 5,
+    GGUF_TYPE_FLOAT32 = 6, GGUF_TYPE_BOOL = 7, GGUF_TYPE_STRING = 8,
+    GGUF_TYPE_ARRAY = 9, GGUF_TYPE_UINT64 = 10, GGUF_TYPE_INT64 = 11,
+    GGUF_TYPE_FLOAT64 = 12
+};
+
+/* Tensor types supported by actrm (ggml numbering). */
+enum ggml_type {
+    GGML_TYPE_F32 = 0, GGML_TYPE_F16 = 1, GGML_TYPE_Q8_0 = 8, GGML_TYPE_BF16 = 30
+};
+
+#define GGUF_DEFAULT_ALIGNMENT 32
+#define GGUF_MAX_DIMS 4
+#define QK8_0 32
+
+/* The standard 34-byte Q8_0 block: fp16 scale d, then 32 int8 values. */
+typedef struct {
+    uint16_t d;
+    int8_t qs[QK8_0];
+} block_q8_0;
+
+/* A string inside the mapping: not NUL-terminated. */
+typedef struct gguf_str {
+    const char *ptr;
+    uint64_t len;
+} gguf_str;
+
+typedef struct gguf_kv {
+    gguf_str key;
+    int type;           /* enum gguf_type */
+    int arr_type;       /* element type when type == GGUF_TYPE_ARRAY */
+    uint64_t n;         /* element count of an array (1 for scalars) */
+    const void *data;   /* scalars and fixed-size arrays: the raw little-endian bytes */
+    const gguf_str *strs; /* string values: [n] (1 for a plain string) */
+} gguf_kv;
+
+typedef struct gguf_tensor {
+    char *name;         /* NUL-terminated copy */
+    int type;           /* enum ggml_type */
+    int n_dims;
+    uint64_t ne[GGUF_MAX_DIMS]; /* ne[0] is the innermost (contiguous) dim; unused dims are 1 */
+    uint64_t nbytes;
+    const void *data;   /* inside the mapping, aligned to general.alignment */
+} gguf_tensor;
+
+typedef struct actrm_gguf actrm_gguf;
+
+/* Bytes per row of ne0 elements of a type, or 0 if the type is unknown or
+ * ne0 is not a multiple of the block size. */
+uint64_t ggml_row_size(int type, uint64_t ne0);
+const char *ggml_type_name(int type);
+/* Parses "f32", "f16", "bf16", "q8_0"; returns -1 if unknown. */
+int ggml_type_from_name(const char *name);
+
+/* Opens and validates a GGUF file. On failure returns a status, fills err
+ * (naming path and the key/tensor at fault) and sets *out = NULL. */
+int gguf_open(actrm_gguf **out, const char *path, actrm_error *err);
+void gguf_close(actrm_gguf *g);
+const char *gguf_path(const actrm_gguf *g);
+uint32_t gguf_version(const actrm_gguf *g);
+uint32_t gguf_alignment(const actrm_gguf *g);
+
+uint64_t gguf_n_kv(const actrm_gguf *g);
+const gguf_kv *gguf_kv_at(const actrm_gguf *g, uint64_t i);
+const gguf_kv *gguf_find_kv(const actrm_gguf *g, const char *key); /* NULL if absent */
+
+/* Typed getters. A missing key or a value of the wrong type is an
+ * ACTRM_ERR_FORMAT error naming the key. Integer getters accept any integer
+ * type whose value fits; float getters accept FLOAT32 and FLOAT64. */
+int gguf_get_u32(const actrm_gguf *g, const char *key, uint32_t *out, actrm_error *err);
+int gguf_get_u64(const actrm_gguf *g, const char *key, uint64_t *out, actrm_error *err);
+int gguf_get_i32(const actrm_gguf *g, const char *key, int32_t *out, actrm_error *err);
+int gguf_get_f32(const actrm_gguf *g, const char *key, float *out, actrm_error *err);
+int gguf_get_bool(const actrm_gguf *g, const char *key, int *out, actrm_error *err);
+/* A string value; *out points into the mapping (not NUL-terminated). */
+int gguf_get_str(const actrm_gguf *g, const char *key, gguf_str *out, actrm_error *err);
+/* A malloc'ed NUL-terminated copy of a string value. */
+int gguf_get_strdup(const actrm_gguf *g, const char *key, char **out, actrm_error *err);
+/* An array of fixed-size elements of type elem_type (exact match). */
+int gguf_get_arr(const actrm_gguf *g, const char *key, int elem_type,
+                 const void **data, uint64_t *n, actrm_error *err);
+/* An array of strings. */
+int gguf_get_str_arr(const actrm_gguf *g, const char *key,
+                     const gguf_str **strs, uint64_t *n, actrm_error *err);
+
+uint64_t gguf_n_tensors(const actrm_gguf *g);
+const gguf_tensor *gguf_tensor_at(const actrm_gguf *g, uint64_t i);
+const gguf_tensor *gguf_find_tensor(const actrm_gguf *g, const char *name); /* NULL if absent */
+
+/* Looks up a required tensor and checks its type set and shape: types is a
+ * bitmask of (1u << ggml_type) accepted; ne gives n_dims expected sizes
+ * (ne[0] innermost). Errors name the tensor and the expected shape. */
+int gguf_require_tensor(const actrm_gguf *g, const char *name, unsigned types,
+                        int n_dims, const uint64_t *ne, const gguf_tensor **out,
+                        actrm_error *err);
+
+/* ---- writer ---- */
+typedef struct gguf_writer gguf_writer;
+
+gguf_writer *gguf_writer_new(void);
+void gguf_writer_free(gguf_writer *w);
+/* Each setter replaces an existing key of the same name. */
+int gguf_set_u8(gguf_writer *w, const char *key, uint8_t v);
+int gguf_set_u32(gguf_writer *w, const char *key, uint32_t v);
+int gguf_set_i32(gguf_writer *w, const char *key, int32_t v);
+int gguf_set_u64(gguf_writer *w, const char *key, uint64_t v);
+int gguf_set_f32(gguf_writer *w, const char *key, float v);
+int gguf_set_bool(gguf_writer *w, const char *key, int v);
+int gguf_set_str(gguf_writer *w, const char *key, const char *v);
+/* A string with explicit length (may contain NULs). */
+int gguf_set_strn(gguf_writer *w, const char *key, const char *v, uint64_t len);
+int gguf_set_arr(gguf_writer *w, const char *key, int elem_type, const void *data, uint64_t n);
+int gguf_set_str_arr(gguf_writer *w, const char *key, const char *const *v, uint64_t n);
+/* Copies a kv (any type) from an open file, e.g. to rewrite a file. */
+int gguf_set_kv_from(gguf_writer *w, const gguf_kv *kv);
+/* Adds a tensor; data (nbytes = row size * rows) is copied. A duplicate name
+ * is ACTRM_ERR_ARG. */
+int gguf_add_tensor(gguf_writer *w, const char *name, int type, int n_dims,
+                    const uint64_t *ne, const void *data, uint64_t nbytes,
+                    actrm_error *err);
+/* Like gguf_add_tensor but takes ownership of a malloc'ed buffer. */
+int gguf_add_tensor_owned(gguf_writer *w, const char *name, int type, int n_dims,
+                          const uint64_t *ne, void *data, uint64_t nbytes,
+                          actrm_error *err);
+/* Writes the file atomically (PATH.tmp, fsync-free rename). Alignment comes
+ * from a general.alignment key if set, else 32. */
+int gguf_writer_write(gguf_writer *w, const char *path, actrm_error *err);
+
+#endif
