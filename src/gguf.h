@@ -48,11 +48,13 @@ typedef struct gguf_str {
 } gguf_str;
 
 typedef struct gguf_kv {
-    gguf_str key;
+    gguf_str key;       /* non-empty, no NUL bytes */
     int type;           /* enum gguf_type */
     int arr_type;       /* element type when type == GGUF_TYPE_ARRAY */
     uint64_t n;         /* element count of an array (1 for scalars) */
-    const void *data;   /* scalars and fixed-size arrays: the raw little-endian bytes */
+    const void *data;   /* scalars and fixed-size arrays: the raw little-endian bytes
+                           (bools are checked to be 0 or 1); strings: the start of
+                           the serialized value */
     const gguf_str *strs; /* string values: [n] (1 for a plain string) */
 } gguf_kv;
 
@@ -71,16 +73,23 @@ typedef struct actrm_gguf actrm_gguf;
  * ne0 is not a multiple of the block size. */
 uint64_t ggml_row_size(int type, uint64_t ne0);
 const char *ggml_type_name(int type);
-/* Parses "f32", "f16", "bf16", "q8_0"; returns -1 if unknown. */
+/* Parses "f32", "f16", "bf16", "q8_0" (any case); returns -1 if unknown. */
 int ggml_type_from_name(const char *name);
+/* "u8", "i32", "string", "array", ... for an enum gguf_type ("unknown" otherwise). */
+const char *gguf_type_name(int type);
 
-/* Opens and validates a GGUF file. On failure returns a status, fills err
- * (naming path and the key/tensor at fault) and sets *out = NULL. */
+/* Opens and validates a GGUF file (versions 2 and 3; version 1 and
+ * big-endian files are ACTRM_ERR_UNSUPPORTED, as are nested arrays and tensor
+ * types other than F32/F16/BF16/Q8_0). On failure returns a status, fills err
+ * (naming path and the key/tensor at fault) and sets *out = NULL. A missing or
+ * unreadable file is ACTRM_ERR_IO, malformed content ACTRM_ERR_FORMAT. */
 int gguf_open(actrm_gguf **out, const char *path, actrm_error *err);
 void gguf_close(actrm_gguf *g);
 const char *gguf_path(const actrm_gguf *g);
 uint32_t gguf_version(const actrm_gguf *g);
 uint32_t gguf_alignment(const actrm_gguf *g);
+uint64_t gguf_data_offset(const actrm_gguf *g); /* file offset of the data section */
+uint64_t gguf_file_size(const actrm_gguf *g);
 
 uint64_t gguf_n_kv(const actrm_gguf *g);
 const gguf_kv *gguf_kv_at(const actrm_gguf *g, uint64_t i);
@@ -121,13 +130,17 @@ typedef struct gguf_writer gguf_writer;
 
 gguf_writer *gguf_writer_new(void);
 void gguf_writer_free(gguf_writer *w);
-/* Each setter replaces an existing key of the same name. */
+/* Each setter replaces an existing key of the same name, keeping its place
+ * in the order. Setters return ACTRM_OK, ACTRM_ERR_ARG (NULL/empty key or
+ * value, bad type) or ACTRM_ERR_NOMEM. */
 int gguf_set_u8(gguf_writer *w, const char *key, uint8_t v);
 int gguf_set_u32(gguf_writer *w, const char *key, uint32_t v);
 int gguf_set_i32(gguf_writer *w, const char *key, int32_t v);
 int gguf_set_u64(gguf_writer *w, const char *key, uint64_t v);
 int gguf_set_f32(gguf_writer *w, const char *key, float v);
 int gguf_set_bool(gguf_writer *w, const char *key, int v);
+/* Any fixed-size scalar type (u8 .. f64, bool): v points to its value. */
+int gguf_set_val(gguf_writer *w, const char *key, int type, const void *v);
 int gguf_set_str(gguf_writer *w, const char *key, const char *v);
 /* A string with explicit length (may contain NULs). */
 int gguf_set_strn(gguf_writer *w, const char *key, const char *v, uint64_t len);
@@ -135,8 +148,9 @@ int gguf_set_arr(gguf_writer *w, const char *key, int elem_type, const void *dat
 int gguf_set_str_arr(gguf_writer *w, const char *key, const char *const *v, uint64_t n);
 /* Copies a kv (any type) from an open file, e.g. to rewrite a file. */
 int gguf_set_kv_from(gguf_writer *w, const gguf_kv *kv);
-/* Adds a tensor; data (nbytes = row size * rows) is copied. A duplicate name
- * is ACTRM_ERR_ARG. */
+/* Adds a tensor; data (nbytes = row size * rows) is copied. A duplicate name,
+ * a name longer than 63 bytes (ggml's limit), an unsupported type, a bad
+ * shape or a wrong nbytes is ACTRM_ERR_ARG. */
 int gguf_add_tensor(gguf_writer *w, const char *name, int type, int n_dims,
                     const uint64_t *ne, const void *data, uint64_t nbytes,
                     actrm_error *err);
@@ -144,8 +158,15 @@ int gguf_add_tensor(gguf_writer *w, const char *name, int type, int n_dims,
 int gguf_add_tensor_owned(gguf_writer *w, const char *name, int type, int n_dims,
                           const uint64_t *ne, void *data, uint64_t nbytes,
                           actrm_error *err);
-/* Writes the file atomically (PATH.tmp, fsync-free rename). Alignment comes
- * from a general.alignment key if set, else 32. */
+/* Like gguf_add_tensor but borrows data: it must stay valid until the
+ * writer is freed (e.g. a tensor of an open actrm_gguf being rewritten). */
+int gguf_add_tensor_ref(gguf_writer *w, const char *name, int type, int n_dims,
+                        const uint64_t *ne, const void *data, uint64_t nbytes,
+                        actrm_error *err);
+/* Writes the file atomically (PATH.tmp, fsync-free rename); on failure the
+ * tmp file is removed and an existing PATH is left untouched. Alignment comes
+ * from a general.alignment key if set (must be a u32 power of two), else 32.
+ * Every tensor's data, the last included, is zero-padded to the alignment. */
 int gguf_writer_write(gguf_writer *w, const char *path, actrm_error *err);
 
 #endif
