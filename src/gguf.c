@@ -346,13 +346,13 @@ static int read_values(cursor *c, gguf_kv *kv, uint32_t elem_type, uint64_t n)
         return ACTRM_OK;
     }
     uint64_t size = value_size(elem_type);
-    if (n > bytes_left(c) / size)
+    if (kv->type == GGUF_TYPE_ARRAY && n > bytes_left(c) / size)
         return fail(c, ACTRM_ERR_FORMAT,
                     "%llu values of type %s cannot fit in the %llu bytes left in the file",
                     (unsigned long long)n, gguf_type_name(elem_type),
                     (unsigned long long)bytes_left(c));
     const uint8_t *p = NULL;
-    int rc = take(c, n * size, "values", &p);
+    int rc = take(c, n * size, kv->type == GGUF_TYPE_ARRAY ? "array values" : "value", &p);
     if (rc != ACTRM_OK)
         return rc;
     kv->data = p;
