@@ -470,10 +470,13 @@ static int tensor_size(cursor *c, gguf_tensor *t)
         nelem *= t->ne[d];
     }
     uint64_t row = ggml_row_size(t->type, t->ne[0]);
-    if (row == 0)
+    uint32_t block = tensor_types[tensor_type_index(t->type)].block;
+    if (row == 0 && t->ne[0] % block != 0)
         return fail(c, ACTRM_ERR_FORMAT, "ne[0] = %llu is not a multiple of the %s block size %u",
-                    (unsigned long long)t->ne[0], ggml_type_name(t->type),
-                    tensor_types[tensor_type_index(t->type)].block);
+                    (unsigned long long)t->ne[0], ggml_type_name(t->type), block);
+    if (row == 0)
+        return fail(c, ACTRM_ERR_FORMAT, "row size overflows at ne[0] = %llu",
+                    (unsigned long long)t->ne[0]);
     uint64_t rows = nelem / t->ne[0];
     if (rows > UINT64_MAX / row)
         return fail(c, ACTRM_ERR_FORMAT, "byte size overflows");
@@ -548,10 +551,15 @@ static int place_tensors(cursor *c, actrm_gguf *g, const uint64_t *offsets)
         uint64_t start = g->data_offset + offsets[i]; /* may wrap: checked below */
         int wraps = offsets[i] > UINT64_MAX - g->data_offset ||
                     t->nbytes > UINT64_MAX - start;
-        if (wraps || start + t->nbytes > g->size)
-            rc = fail(c, ACTRM_ERR_FORMAT, "data [%llu..%llu) past end of file (size %llu)%s",
+        if (wraps)
+            rc = fail(c, ACTRM_ERR_FORMAT,
+                      "data at offset %llu + %llu (%llu bytes) past end of file (size %llu)",
+                      (unsigned long long)g->data_offset, (unsigned long long)offsets[i],
+                      (unsigned long long)t->nbytes, (unsigned long long)g->size);
+        else if (start + t->nbytes > g->size)
+            rc = fail(c, ACTRM_ERR_FORMAT, "data [%llu..%llu) past end of file (size %llu)",
                       (unsigned long long)start, (unsigned long long)(start + t->nbytes),
-                      (unsigned long long)g->size, wraps ? " (offset overflows)" : "");
+                      (unsigned long long)g->size);
         else {
             t->data = g->map + start;
             spans[i] = (span){start, start + t->nbytes, i};
@@ -853,7 +861,7 @@ int gguf_get_i32(const actrm_gguf *g, const char *key, int32_t *out, actrm_error
     int64_t s = 0;
     int rc = get_int(g, key, INT32_MIN, INT32_MAX, "i32", &u, &s, err);
     if (rc == ACTRM_OK)
-        *out = (int32_t)s;
+        *out = s < 0 ? (int32_t)s : (int32_t)u; /* u holds every non-negative value */
     return rc;
 }
 

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,7 +172,7 @@ static void build_full(gguf_writer *w, uint32_t alignment)
     for (size_t i = 0; i < N_ARRAYS; i++) {
         char key[64];
         snprintf(key, sizeof key, "scalar.%s", gguf_type_name(arrays[i].type));
-        cr_assert_eq(gguf_set_val(w, key, arrays[i].type, (const char *)arrays[i].data + arrays[i].size),
+        cr_assert_eq(gguf_set_val(w, key, arrays[i].type, (const char *)arrays[i].data + 2 * arrays[i].size),
                      ACTRM_OK);
         snprintf(key, sizeof key, "array.%s", gguf_type_name(arrays[i].type));
         cr_assert_eq(gguf_set_arr(w, key, arrays[i].type, arrays[i].data, 3), ACTRM_OK);
@@ -210,7 +212,7 @@ static void check_full(const actrm_gguf *g, uint32_t alignment)
         cr_assert(kv, "%s missing", key);
         cr_expect_eq(kv->type, arrays[i].type);
         cr_expect_eq(kv->n, 1);
-        cr_expect(memcmp(kv->data, (const char *)arrays[i].data + arrays[i].size, arrays[i].size) == 0,
+        cr_expect(memcmp(kv->data, (const char *)arrays[i].data + 2 * arrays[i].size, arrays[i].size) == 0,
                   "%s value", key);
         snprintf(key, sizeof key, "array.%s", gguf_type_name(arrays[i].type));
         const void *data;
@@ -593,7 +595,10 @@ Test(gguf, bad_tensor_shapes_and_types)
                       "tensor '" TNAME "'", "overflows");
     uint64_t big_row[2] = {1ull << 62, 1};
     EXPECT_OPEN_ERROR(one_tensor_file("rowhuge.gguf", 2, big_row, GGML_TYPE_F32, 0, 256),
-                      ACTRM_ERR_FORMAT, "tensor '" TNAME "'");
+                      ACTRM_ERR_FORMAT, "tensor '" TNAME "'", "row size overflows");
+    uint64_t far[2] = {1ull << 40, 2}; /* 8 TiB: a valid shape whose data is not in the file */
+    EXPECT_OPEN_ERROR(one_tensor_file("dimfar.gguf", 2, far, GGML_TYPE_F32, 0, 256),
+                      ACTRM_ERR_FORMAT, "tensor '" TNAME "'", "past end of file");
     uint64_t q[2] = {48, 2};
     EXPECT_OPEN_ERROR(one_tensor_file("q8block.gguf", 2, q, GGML_TYPE_Q8_0, 0, 256), ACTRM_ERR_FORMAT,
                       "tensor '" TNAME "'", "ne[0] = 48", "q8_0");
@@ -709,4 +714,231 @@ Test(gguf, truncations_and_corruptions_never_crash)
     free(orig);
     unlink(cut);
     unlink(path);
+}
+
+/* ---- getters and gguf_require_tensor ---- */
+
+static actrm_gguf *open_full(const char *file)
+{
+    actrm_error err = {0};
+    gguf_writer *w = gguf_writer_new();
+    build_full(w, 32);
+    const char *path = tmp_path(file);
+    cr_assert_eq(gguf_writer_write(w, path, &err), ACTRM_OK, "%s", err.msg);
+    gguf_writer_free(w);
+    actrm_gguf *g;
+    cr_assert_eq(gguf_open(&g, path, &err), ACTRM_OK, "%s", err.msg);
+    unlink(path); /* the mapping stays valid */
+    return g;
+}
+
+static void expect_err(int rc, const actrm_error *err, int status, const char *needle)
+{
+    cr_expect_eq(rc, status, "status %d: %s", rc, err->msg);
+    cr_expect(strstr(err->msg, needle) != NULL, "message lacks \"%s\": %s", needle, err->msg);
+}
+
+Test(gguf, getters_check_presence_type_and_range)
+{
+    actrm_gguf *g = open_full("getters.gguf");
+    actrm_error err = {0};
+    uint32_t u32;
+    int32_t i32;
+    uint64_t u64;
+    float f;
+    int b;
+    gguf_str s;
+    const void *data;
+    const gguf_str *strs;
+    uint64_t n;
+    expect_err(gguf_get_u32(g, "llama.block_count", &u32, &err), &err, ACTRM_ERR_FORMAT,
+               "key 'llama.block_count' is missing");
+    cr_expect(strstr(err.msg, gguf_path(g)) != NULL);
+    expect_err(gguf_get_u32(g, "general.name", &u32, &err), &err, ACTRM_ERR_FORMAT,
+               "key 'general.name' has type string");
+    /* scalar.<type> holds element [2] of the test arrays. */
+    expect_err(gguf_get_u32(g, "scalar.i32", &u32, &err), &err, ACTRM_ERR_FORMAT, "'scalar.i32' = -1 does not fit u32");
+    expect_err(gguf_get_u32(g, "scalar.u64", &u32, &err), &err, ACTRM_ERR_FORMAT, "1099511627776 does not fit u32");
+    expect_err(gguf_get_i32(g, "set.u64", &i32, &err), &err, ACTRM_ERR_FORMAT, "does not fit i32");
+    expect_err(gguf_get_u64(g, "scalar.i64", &u64, &err), &err, ACTRM_ERR_FORMAT, "-42 does not fit u64");
+    expect_err(gguf_get_f32(g, "scalar.u8", &f, &err), &err, ACTRM_ERR_FORMAT, "'scalar.u8' has type u8");
+    expect_err(gguf_get_bool(g, "scalar.u8", &b, &err), &err, ACTRM_ERR_FORMAT, "expected bool");
+    expect_err(gguf_get_str(g, "array.string", &s, &err), &err, ACTRM_ERR_FORMAT,
+               "'array.string' is an array of string");
+    expect_err(gguf_get_arr(g, "array.i32", GGUF_TYPE_UINT32, &data, &n, &err), &err, ACTRM_ERR_FORMAT,
+               "expected an array of u32");
+    expect_err(gguf_get_str_arr(g, "array.u8", &strs, &n, &err), &err, ACTRM_ERR_FORMAT, "array.u8");
+    /* Values that fit are converted across integer types. */
+    cr_expect_eq(gguf_get_i32(g, "scalar.i16", &i32, &err), ACTRM_OK);
+    cr_expect_eq(i32, -5);
+    cr_expect_eq(gguf_get_i32(g, "scalar.u32", &i32, &err), ACTRM_OK);
+    cr_expect_eq(i32, 7);
+    cr_expect_eq(gguf_get_i32(g, "scalar.i8", &i32, &err), ACTRM_OK);
+    cr_expect_eq(i32, 127);
+    cr_expect_eq(gguf_get_u32(g, "scalar.i64", &u32, &err), ACTRM_ERR_FORMAT);
+    cr_expect_eq(gguf_get_u32(g, "array.u32", &u32, &err), ACTRM_ERR_FORMAT);
+    cr_expect(strstr(err.msg, "'array.u32' is an array of u32, expected u32") != NULL, "%s", err.msg);
+    cr_expect_eq(gguf_get_u64(g, "scalar.u16", &u64, &err), ACTRM_OK);
+    cr_expect_eq(u64, 1234);
+    cr_expect_eq(gguf_get_f32(g, "scalar.f64", &f, &err), ACTRM_OK);
+    cr_expect_float_eq(f, 0.1f, 1e-7f);
+    gguf_close(g);
+}
+
+Test(gguf, require_tensor)
+{
+    actrm_gguf *g = open_full("require.gguf");
+    actrm_error err = {0};
+    const gguf_tensor *t = NULL;
+    uint64_t ne[2] = {8, 3};
+    unsigned f32_f16 = (1u << GGML_TYPE_F32) | (1u << GGML_TYPE_F16);
+    cr_assert_eq(gguf_require_tensor(g, "blk.0.attn_q.weight", f32_f16, 2, ne, &t, &err), ACTRM_OK,
+                 "%s", err.msg);
+    cr_expect_str_eq(t->name, "blk.0.attn_q.weight");
+    uint64_t ne_bf16[2] = {7, 1}; /* trailing 1s do not matter */
+    cr_expect_eq(gguf_require_tensor(g, "bf16.t", 1u << GGML_TYPE_BF16, 2, ne_bf16, &t, &err), ACTRM_OK);
+
+    expect_err(gguf_require_tensor(g, "output.weight", f32_f16, 2, ne, &t, &err), &err,
+               ACTRM_ERR_FORMAT, "tensor 'output.weight' is missing");
+    cr_expect_null(t);
+    cr_expect(strstr(err.msg, gguf_path(g)) != NULL);
+    expect_err(gguf_require_tensor(g, "q8.t", f32_f16, 2, ne, &t, &err), &err, ACTRM_ERR_UNSUPPORTED,
+               "tensor 'q8.t' has type q8_0, expected f32, f16");
+    uint64_t wrong[2] = {8, 4};
+    expect_err(gguf_require_tensor(g, "blk.0.attn_q.weight", f32_f16, 2, wrong, &t, &err), &err,
+               ACTRM_ERR_FORMAT, "tensor 'blk.0.attn_q.weight' has shape [8, 3], expected [8, 4]");
+    uint64_t flat[1] = {24};
+    expect_err(gguf_require_tensor(g, "blk.0.attn_q.weight", f32_f16, 1, flat, &t, &err), &err,
+               ACTRM_ERR_FORMAT, "expected [24]");
+    gguf_close(g);
+}
+
+/* ---- writer ---- */
+
+Test(gguf, setters_replace_in_place)
+{
+    actrm_error err = {0};
+    gguf_writer *w = gguf_writer_new();
+    cr_assert_eq(gguf_set_u32(w, "a", 1), ACTRM_OK);
+    cr_assert_eq(gguf_set_str(w, "b", "x"), ACTRM_OK);
+    cr_assert_eq(gguf_set_u32(w, "c", 3), ACTRM_OK);
+    cr_assert_eq(gguf_set_str(w, "a", "now a string"), ACTRM_OK);
+    cr_assert_eq(gguf_set_u32(w, "b", 2), ACTRM_OK);
+    cr_expect_eq(gguf_set_u32(w, "", 1), ACTRM_ERR_ARG);
+    cr_expect_eq(gguf_set_u32(w, NULL, 1), ACTRM_ERR_ARG);
+    cr_expect_eq(gguf_set_str(w, "d", NULL), ACTRM_ERR_ARG);
+    cr_expect_eq(gguf_set_arr(w, "d", GGUF_TYPE_STRING, "x", 1), ACTRM_ERR_ARG);
+    cr_expect_eq(gguf_set_val(w, "d", GGUF_TYPE_ARRAY, "x"), ACTRM_ERR_ARG);
+    const char *path = tmp_path("replace.gguf");
+    cr_assert_eq(gguf_writer_write(w, path, &err), ACTRM_OK, "%s", err.msg);
+    gguf_writer_free(w);
+    actrm_gguf *g;
+    cr_assert_eq(gguf_open(&g, path, &err), ACTRM_OK, "%s", err.msg);
+    cr_assert_eq(gguf_n_kv(g), 3);
+    const char *order[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++)
+        cr_expect(gguf_kv_at(g, i)->key.len == 1 && gguf_kv_at(g, i)->key.ptr[0] == order[i][0]);
+    cr_expect_eq(gguf_kv_at(g, 0)->type, GGUF_TYPE_STRING);
+    cr_expect_eq(gguf_kv_at(g, 1)->type, GGUF_TYPE_UINT32);
+    cr_expect_eq(gguf_n_tensors(g), 0);
+    gguf_close(g);
+    unlink(path);
+}
+
+Test(gguf, add_tensor_rejects_bad_arguments)
+{
+    actrm_error err = {0};
+    gguf_writer *w = gguf_writer_new();
+    float v[64] = {0};
+    uint64_t ne[2] = {8, 2};
+    cr_assert_eq(gguf_add_tensor(w, "t", GGML_TYPE_F32, 2, ne, v, 64, &err), ACTRM_OK, "%s", err.msg);
+    expect_err(gguf_add_tensor(w, "t", GGML_TYPE_F32, 2, ne, v, 64, &err), &err, ACTRM_ERR_ARG,
+               "duplicate tensor 't'");
+    expect_err(gguf_add_tensor(w, "u", GGML_TYPE_F32, 2, ne, v, 60, &err), &err, ACTRM_ERR_ARG,
+               "tensor 'u': 60 data bytes given, shape needs 64");
+    expect_err(gguf_add_tensor(w, "u", GGML_TYPE_Q8_0, 2, ne, v, 64, &err), &err, ACTRM_ERR_ARG,
+               "ne[0] = 8 is invalid for type q8_0");
+    expect_err(gguf_add_tensor(w, "u", 12, 2, ne, v, 64, &err), &err, ACTRM_ERR_ARG, "unsupported type 12");
+    expect_err(gguf_add_tensor(w, "u", GGML_TYPE_F32, 5, ne, v, 64, &err), &err, ACTRM_ERR_ARG, "n_dims 5");
+    uint64_t zero[2] = {8, 0};
+    expect_err(gguf_add_tensor(w, "u", GGML_TYPE_F32, 2, zero, v, 0, &err), &err, ACTRM_ERR_ARG, "ne[1]");
+    char long_name[80];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = 0;
+    expect_err(gguf_add_tensor(w, long_name, GGML_TYPE_F32, 2, ne, v, 64, &err), &err, ACTRM_ERR_ARG,
+               "1..63 bytes");
+    /* Owned data is freed by the writer (checked by sanitizers). */
+    float *owned = calloc(16, sizeof *owned);
+    cr_expect_eq(gguf_add_tensor_owned(w, "owned", GGML_TYPE_F32, 2, ne, owned, 64, &err), ACTRM_OK);
+    gguf_writer_free(w);
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Writes a small valid file at path; returns its size. */
+static size_t write_small(const char *path)
+{
+    actrm_error err = {0};
+    gguf_writer *w = gguf_writer_new();
+    cr_assert_eq(gguf_set_str(w, "general.name", "old"), ACTRM_OK);
+    cr_assert_eq(gguf_writer_write(w, path, &err), ACTRM_OK, "%s", err.msg);
+    gguf_writer_free(w);
+    size_t n;
+    free(read_all(path, &n));
+    return n;
+}
+
+Test(gguf, failed_write_keeps_existing_file)
+{
+    actrm_error err = {0};
+    const char *path = tmp_path("keep.gguf");
+    size_t old_size = write_small(path);
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+
+    /* The file cannot grow past 4 KiB: fwrite/fflush fail with EFBIG. */
+    gguf_writer *w = gguf_writer_new();
+    cr_assert_eq(gguf_set_str(w, "general.name", "new"), ACTRM_OK);
+    static uint8_t big[64 * 1024];
+    uint64_t ne[1] = {sizeof big / 4};
+    cr_assert_eq(gguf_add_tensor(w, "big", GGML_TYPE_F32, 1, ne, big, sizeof big, &err), ACTRM_OK);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim = {4096, 4096};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    expect_err(gguf_writer_write(w, path, &err), &err, ACTRM_ERR_IO, "write failed");
+    cr_expect(strstr(err.msg, tmp) != NULL, "%s", err.msg);
+    cr_expect(!file_exists(tmp), "the tmp file is removed");
+    size_t n;
+    free(read_all(path, &n));
+    cr_expect_eq(n, old_size, "the existing file is untouched");
+
+    /* A bad alignment is refused before anything is written. */
+    cr_assert_eq(gguf_set_u32(w, "general.alignment", 24), ACTRM_OK);
+    expect_err(gguf_writer_write(w, path, &err), &err, ACTRM_ERR_ARG, "general.alignment");
+    cr_assert_eq(gguf_set_str(w, "general.alignment", "32"), ACTRM_OK);
+    expect_err(gguf_writer_write(w, path, &err), &err, ACTRM_ERR_ARG, "must be u32");
+    cr_expect(!file_exists(tmp));
+    gguf_writer_free(w);
+
+    actrm_gguf *g;
+    cr_assert_eq(gguf_open(&g, path, &err), ACTRM_OK, "%s", err.msg);
+    gguf_str s;
+    cr_expect_eq(gguf_get_str(g, "general.name", &s, &err), ACTRM_OK);
+    cr_expect(s.len == 3 && memcmp(s.ptr, "old", 3) == 0);
+    gguf_close(g);
+    unlink(path);
+}
+
+Test(gguf, unwritable_path_is_io_error)
+{
+    actrm_error err = {0};
+    gguf_writer *w = gguf_writer_new();
+    cr_assert_eq(gguf_set_u32(w, "a", 1), ACTRM_OK);
+    expect_err(gguf_writer_write(w, TMP_DIR "/no/such/dir/x.gguf", &err), &err, ACTRM_ERR_IO,
+               TMP_DIR "/no/such/dir/x.gguf.tmp");
+    gguf_writer_free(w);
 }
