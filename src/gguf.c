@@ -337,11 +337,21 @@ static int read_values(cursor *c, gguf_kv *kv, uint32_t elem_type, uint64_t n)
         kv->strs = strs;
         kv->data = c->base + c->pos;
         for (uint64_t i = 0; i < n; i++) {
+            uint64_t len = 0;
+            int fits = bytes_left(c) >= 8;
+            if (fits) {
+                memcpy(&len, c->base + c->pos, 8);
+                fits = len <= bytes_left(c) - 8;
+            }
+            if (fits) {
+                strs[i] = (gguf_str){(const char *)c->base + c->pos + 8, len};
+                c->pos += 8 + len;
+                continue;
+            }
+            /* Slow path only to word the error (vocabularies hold ~10^5 strings). */
             char what[48];
             snprintf(what, sizeof what, "string %llu", (unsigned long long)i);
-            int rc = read_str(c, n == 1 && kv->type == GGUF_TYPE_STRING ? "string" : what, &strs[i]);
-            if (rc != ACTRM_OK)
-                return rc;
+            return read_str(c, kv->type == GGUF_TYPE_STRING ? "string" : what, &strs[i]);
         }
         return ACTRM_OK;
     }
