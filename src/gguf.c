@@ -1402,7 +1402,7 @@ static void out_pad(out_file *o, uint64_t pos, uint32_t align)
     }
 }
 
-/* Writes the whole file; returns the number of bytes written (for padding). */
+/* Writes header, kvs, tensor infos and padded tensor data; errors stick in o. */
 static void write_contents(gguf_writer *w, out_file *o, uint32_t align)
 {
     uint64_t pos = 0;
