@@ -209,32 +209,36 @@ static int raise_exception(chat_ctx *c, const char *message)
     return actrm_error_set(c->err, ACTRM_ERR_ARG, "%s", message);
 }
 
-/* Copies the text of a template string literal that starts at s and ends
- * before the first occurrence of stop, resolving Jinja escapes (\n, \t, \\,
- * \', \"). Returns NULL if an unescaped quote or newline comes first: then the
- * text is not one literal (e.g. it is concatenated with a variable). */
-static char *literal_until(const char *s, const char *stop)
+/* The raw text of a template string literal from s up to the first
+ * occurrence of stop. Fails (returns 0) when stop is missing, the text is
+ * empty, or an unescaped quote or newline comes first: then the text is not
+ * one literal (e.g. it is concatenated with a variable). */
+static int literal_until(const char *s, const char *stop, span *raw)
 {
-    const char *end = strstr(s, stop);
-    if (!end)
-        return NULL;
-    char *lit = malloc((size_t)(end - s) + 1), *w = lit;
-    if (!lit)
-        return NULL;
+    const char *end = s ? strstr(s, stop) : NULL;
+    if (!end || end == s)
+        return 0;
     for (const char *r = s; r < end; r++) {
-        if (*r == '\'' || *r == '"' || *r == '\n') {
-            free(lit);
-            return NULL;
-        }
-        if (*r == '\\' && r + 1 < end) {
+        if (*r == '\'' || *r == '"' || *r == '\n')
+            return 0;
+        if (*r == '\\' && r + 1 < end)
             r++;
-            *w++ = *r == 'n' ? '\n' : *r == 't' ? '\t' : *r;
-        } else {
-            *w++ = *r;
-        }
     }
-    *w = '\0';
-    return lit;
+    *raw = (span){s, (size_t)(end - s)};
+    return 1;
+}
+
+/* Writes a literal's raw text resolving the escapes \n, \t, \\, \' and \". */
+static void sb_put_unescaped(strbuf *b, span raw)
+{
+    for (size_t i = 0; i < raw.n; i++) {
+        char ch = raw.p[i];
+        if (ch == '\\' && i + 1 < raw.n) {
+            ch = raw.p[++i];
+            ch = ch == 'n' ? '\n' : ch == 't' ? '\t' : ch;
+        }
+        sb_putn(b, &ch, 1);
+    }
 }
 
 /* ------------------------------------------------------------- ChatML -- */
@@ -250,20 +254,16 @@ static void chatml_turn(chat_ctx *c, const char *role, span content)
 
 /* Qwen2 and Qwen2.5 write a fixed system turn when the conversation has none,
  * as one literal '<|im_start|>system\n<default><|im_end|>\n' in the template
- * (with "\n" escaped or as a real newline). Returns the default (malloc'ed) or
- * NULL. Qwen3's '<|im_start|>system\n' + messages[0].content is no default. */
-static char *chatml_default_system(const char *tmpl)
+ * (with "\n" escaped or as a real newline). Finds the default's raw text.
+ * Qwen3's '<|im_start|>system\n' + messages[0].content is no default. */
+static int chatml_default_system(const char *tmpl, span *raw)
 {
     static const char *const heads[] = {"<|im_start|>system\\n", "<|im_start|>system\n"};
     for (const char *s = tmpl; s && (s = strstr(s, "<|im_start|>system")); s++)
         for (size_t h = 0; h < 2; h++)
-            if (starts_with(s, heads[h])) {
-                char *text = literal_until(s + strlen(heads[h]), "<|im_end|>");
-                if (text && *text)
-                    return text;
-                free(text);
-            }
-    return NULL;
+            if (starts_with(s, heads[h]) && literal_until(s + strlen(heads[h]), "<|im_end|>", raw))
+                return 1;
+    return 0;
 }
 
 /* Qwen3: the index of the last real user query, i.e. the last user message
@@ -333,10 +333,13 @@ static int render_chatml(chat_ctx *c)
     /* Qwen2 writes its default inside the message loop (at loop.first), so
      * an empty conversation gets none; Qwen2.5 writes it before the loop. */
     int default_in_loop = tmpl_has(c, "loop.first and messages[0]");
-    char *default_system = c->tmpl ? chatml_default_system(c->tmpl) : NULL;
-    if (default_system && !role_is(c, 0, "system") && !(default_in_loop && c->n == 0))
-        chatml_turn(c, "system", span_of(default_system));
-    free(default_system);
+    span default_system;
+    if (chatml_default_system(c->tmpl, &default_system) && !role_is(c, 0, "system") &&
+        !(default_in_loop && c->n == 0)) {
+        sb_puts(&c->out, "<|im_start|>system\n");
+        sb_put_unescaped(&c->out, default_system);
+        sb_puts(&c->out, "<|im_end|>\n");
+    }
 
     for (size_t i = 0; i < c->n; i++) {
         const char *role = c->msgs[i].role;
@@ -371,23 +374,24 @@ static void llama3_turn(chat_ctx *c, const char *role, span content)
 /* "Today Date" of the Llama 3.1+ system turn. Llama 3.2 templates call
  * strftime_now("%d %b %Y") (the local date, as @huggingface/jinja provides
  * it); Llama 3.1 templates default date_string to a fixed literal. */
-static void llama31_today(const char *tmpl, char *buf, size_t size)
+static void llama31_put_today(chat_ctx *c)
 {
     static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    if (strstr(tmpl, "strftime_now")) {
+    span date;
+    const char *assign = strstr(c->tmpl, "date_string = \"");
+    if (strstr(c->tmpl, "strftime_now")) {
+        char buf[32];
         time_t now = time(NULL);
         struct tm tm;
         localtime_r(&now, &tm);
-        snprintf(buf, size, "%02d %s %d", tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900);
-        return;
+        snprintf(buf, sizeof buf, "%02d %s %d", tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900);
+        sb_puts(&c->out, buf);
+    } else if (assign && literal_until(assign + 15, "\"", &date)) {
+        sb_put_unescaped(&c->out, date);
+    } else {
+        sb_puts(&c->out, "26 Jul 2024");
     }
-    snprintf(buf, size, "26 Jul 2024");
-    const char *s = strstr(tmpl, "date_string = \"");
-    char *lit = s ? literal_until(s + 15, "\"") : NULL;
-    if (lit && *lit)
-        snprintf(buf, size, "%s", lit);
-    free(lit);
 }
 
 /* Writes s as a JSON string the way JSON.stringify does (what the tojson
@@ -432,19 +436,15 @@ static void llama31_tool_turn(chat_ctx *c, const char *content)
  * (trimmed) follows them. Tool results use the ipython role. */
 static int render_llama31(chat_ctx *c)
 {
-    char cutoff[64] = "December 2023", today[64];
-    char *lit = literal_until(strstr(c->tmpl, "Cutting Knowledge Date: ") + 24, "\\n");
-    if (lit && *lit)
-        snprintf(cutoff, sizeof cutoff, "%s", lit);
-    free(lit);
-    llama31_today(c->tmpl, today, sizeof today);
+    span cutoff = {"December 2023", 13};
+    literal_until(strstr(c->tmpl, "Cutting Knowledge Date: ") + 24, "\\n", &cutoff);
 
     size_t first = role_is(c, 0, "system") ? 1 : 0;
     sb_puts(&c->out, c->bos);
     sb_puts(&c->out, "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: ");
-    sb_puts(&c->out, cutoff);
+    sb_put_unescaped(&c->out, cutoff);
     sb_puts(&c->out, "\nToday Date: ");
-    sb_puts(&c->out, today);
+    llama31_put_today(c);
     sb_puts(&c->out, "\n\n");
     if (first)
         sb_putspan(&c->out, js_trim(span_of(c->msgs[0].content)));
