@@ -489,6 +489,38 @@ static int output_type_of(const tensor_plan *t, int wanted)
     return wanted;
 }
 
+/* Fills out ([rows][ggml_row_size(type, cols)]) from the source rows,
+ * permuted if asked. Rows are independent, so threads split them; the result
+ * does not depend on the thread count. Returns 0 when out of memory. */
+static int convert_rows(const tensor_plan *t, int type, uint64_t rows, uint64_t cols,
+                        const actrm_kernels *k, uint8_t *out)
+{
+    const st_tensor *src = t->src;
+    size_t src_row_bytes = (size_t)cols * st_type_size(src->type);
+    size_t row_bytes = (size_t)ggml_row_size(type, cols);
+    int ok = 1;
+#pragma omp parallel if (rows * cols >= (1u << 20))
+    {
+        float *row = malloc((size_t)cols * sizeof *row); /* [cols] scratch */
+        if (!row) {
+#pragma omp atomic write
+            ok = 0;
+        }
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < (int64_t)rows; r++) {
+            const uint8_t *in = (const uint8_t *)src->data + source_row((uint64_t)r, rows, t->permute_heads) * src_row_bytes;
+            if (type == src->type) {
+                memcpy(out + (size_t)r * row_bytes, in, row_bytes); /* exact: no round trip */
+            } else if (row) {
+                k->row_to_f32(src->type, in, row, (int)cols);
+                row_from_f32(k, type, row, out + (size_t)r * row_bytes, (int)cols);
+            }
+        }
+        free(row);
+    }
+    return ok;
+}
+
 static int convert_tensor(gguf_writer *w, const tensor_plan *t, int wanted,
                           const actrm_kernels *k, actrm_error *err)
 {
@@ -498,26 +530,13 @@ static int convert_tensor(gguf_writer *w, const tensor_plan *t, int wanted,
     uint64_t ne[2] = {cols, rows};
     if (type == src->type && !t->permute_heads) /* as stored: written straight from the mapping */
         return gguf_add_tensor_ref(w, t->gguf_name, type, t->n_dims, ne, src->data, src->nbytes, err);
-    size_t src_row_bytes = (size_t)cols * st_type_size(src->type);
-    size_t row_bytes = (size_t)ggml_row_size(type, cols);
-    uint8_t *out = malloc((size_t)rows * row_bytes); /* [rows][row_bytes] */
-    float *row = malloc((size_t)cols * sizeof *row); /* [cols] scratch */
-    if (!out || !row) {
+    uint64_t nbytes = rows * ggml_row_size(type, cols);
+    uint8_t *out = malloc((size_t)nbytes); /* [rows][row bytes of type] */
+    if (!out || !convert_rows(t, type, rows, cols, k, out)) {
         free(out);
-        free(row);
         return actrm_error_set(err, ACTRM_ERR_NOMEM, "tensor '%s': out of memory", t->gguf_name);
     }
-    for (uint64_t r = 0; r < rows; r++) {
-        const uint8_t *in = (const uint8_t *)src->data + source_row(r, rows, t->permute_heads) * src_row_bytes;
-        if (type == src->type) {
-            memcpy(out + r * row_bytes, in, row_bytes); /* exact: no round trip */
-        } else {
-            k->row_to_f32(src->type, in, row, (int)cols);
-            row_from_f32(k, type, row, out + r * row_bytes, (int)cols);
-        }
-    }
-    free(row);
-    int status = gguf_add_tensor_owned(w, t->gguf_name, type, t->n_dims, ne, out, rows * row_bytes, err);
+    int status = gguf_add_tensor_owned(w, t->gguf_name, type, t->n_dims, ne, out, nbytes, err);
     if (status)
         free(out); /* the writer owns the buffer only once it is added */
     return status;
