@@ -26,7 +26,7 @@ ifneq ($(CROSS),)
 endif
 
 LIB_SRC  := $(wildcard src/*.c)
-SIMD_SRC := simd/ref.c simd/dispatch.c
+SIMD_SRC := simd/ref.c simd/dispatch.c simd/cpu.c
 ifneq ($(filter x86_64 amd64,$(ARCH)),)
   SIMD_SRC += $(wildcard simd/x86_*.c)
 endif
@@ -34,11 +34,15 @@ ifneq ($(filter aarch64 arm64,$(ARCH)),)
   SIMD_SRC += $(wildcard simd/arm_*.c)
 endif
 
-# Per-ISA target flags (only these files get them).
-FLAGS_x86_avx2   := -mavx2 -mfma -mf16c
-FLAGS_x86_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mavx2 -mfma -mf16c
-FLAGS_x86_amx    := -mamx-tile -mamx-int8 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
-FLAGS_arm_neon   := -march=armv8.2-a+fp16+dotprod
+# Per-ISA target flags (only these files get them). The kernels promise
+# bit-identical results on every ISA, so none of them may fuse a*b+c on its
+# own: -ffp-contract=off (the default of gcc -std=c11, not of clang).
+FLAGS_ref            := -ffp-contract=off
+FLAGS_x86_avx2       := -ffp-contract=off -mavx2 -mfma -mf16c
+FLAGS_x86_avx512     := $(FLAGS_x86_avx2) -mavx512f -mavx512bw -mavx512vl -mavx512dq
+FLAGS_x86_avx512vnni := $(FLAGS_x86_avx512) -mavx512vnni
+FLAGS_arm_neon       := -ffp-contract=off -march=armv8-a
+FLAGS_arm_dotprod    := -ffp-contract=off -march=armv8.2-a+dotprod
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(SIMD_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC  := $(wildcard tools/*.c)

@@ -8,6 +8,19 @@
  * inputs of that element, never on the row range [n0, n1), the number of
  * tokens T, or where the element falls in a register tile. Edge tiles must
  * accumulate in the same order as full tiles.
+ *
+ * actrm goes one step further: every ISA computes exactly what simd/ref.c
+ * computes, bit for bit, so results do not depend on the machine either.
+ * The orders that make this possible without giving up speed:
+ *   - F32/F16/BF16 GEMM: per output, acc = fmaf(w[k], x[k], acc) for k in
+ *     order (SIMD puts rows, not k, in vector lanes).
+ *   - Q8_0 GEMM: per block an exact int32 dot product, then
+ *     acc = acc + (d_w * d_x) * (float)isum, blocks in order, no FMA.
+ *   - Reductions over n (dot, rmsnorm's sum of squares, softmax's sum): 16
+ *     partial sums, element i going to lane i % 16, combined by the fixed
+ *     tree in simd/vmath.h.
+ *   - exp (softmax, SiLU): the polynomial in simd/vmath.h, never libm.
+ * Compile without FP contraction (the Makefile passes -ffp-contract=off).
  */
 #ifndef ACTRM_KERNELS_H
 #define ACTRM_KERNELS_H
@@ -27,7 +40,8 @@ typedef void (*actrm_gemm_fn)(const void *W, size_t w_stride,
                               float *y, int ldy);
 
 typedef struct actrm_kernels {
-    const char *isa; /* "ref", "avx2", "avx512", "neon", ... */
+    const char *isa;  /* "ref", "avx2", "avx512", "neon", ... */
+    const char *path; /* isa plus the extensions in use, e.g. "avx512+vnni" */
 
     /* Indexed by ACTRM_WT_*: the GEMM for each weight type. */
     actrm_gemm_fn gemm[4];
@@ -62,8 +76,39 @@ int actrm_wt_slot(int ggml_type);
 /* The reference table (simd/ref.c). */
 void actrm_kernels_ref(actrm_kernels *k);
 
-/* Fills k for the best ISA this CPU supports, or the one forced by the
- * ACTRM_ISA environment variable (ref|avx2|avx512|neon). Returns ACTRM_OK or
+/* ISA overrides, each in simd/<arch>_<isa>.c compiled with its own flags.
+ * They replace entries of a table that already holds the level below
+ * (ref < avx2 < avx512 < avx512vnni; ref < neon < neon_dotprod). Defined only
+ * on the matching architecture; call only when actrm_cpu_flags() allows. */
+void actrm_kernels_avx2(actrm_kernels *k);       /* AVX2 + FMA + F16C */
+void actrm_kernels_avx512(actrm_kernels *k);     /* AVX-512 F/BW/VL/DQ */
+void actrm_kernels_avx512vnni(actrm_kernels *k); /* + AVX512_VNNI */
+void actrm_kernels_neon(actrm_kernels *k);       /* ARMv8 Advanced SIMD */
+void actrm_kernels_neon_dotprod(actrm_kernels *k); /* + SDOT (ARMv8.2 dotprod) */
+
+/* CPU features the kernels care about, as the CPU and the OS report them
+ * (x86: cpuid plus xgetbv for the OS-enabled register state; ARM: hwcap). */
+enum actrm_cpu_flag {
+    ACTRM_CPU_AVX2 = 1u << 0, ACTRM_CPU_FMA = 1u << 1, ACTRM_CPU_F16C = 1u << 2,
+    ACTRM_CPU_AVX512F = 1u << 3, ACTRM_CPU_AVX512BW = 1u << 4, ACTRM_CPU_AVX512VL = 1u << 5,
+    ACTRM_CPU_AVX512DQ = 1u << 6, ACTRM_CPU_AVX512_VNNI = 1u << 7,
+    ACTRM_CPU_AVX512_BF16 = 1u << 8, ACTRM_CPU_AVX512_FP16 = 1u << 9,
+    ACTRM_CPU_AMX_TILE = 1u << 10, ACTRM_CPU_AMX_INT8 = 1u << 11, ACTRM_CPU_AMX_BF16 = 1u << 12,
+    ACTRM_CPU_ASIMD = 1u << 16, ACTRM_CPU_DOTPROD = 1u << 17, ACTRM_CPU_FP16 = 1u << 18,
+    ACTRM_CPU_I8MM = 1u << 19
+};
+unsigned actrm_cpu_flags(void);
+/* Name of one flag ("avx2", "avx512_vnni", "dotprod", ...), or NULL. */
+const char *actrm_cpu_flag_name(unsigned flag);
+
+/* Every table this CPU can run, lowest first (e.g. ref, avx2, avx512,
+ * avx512+vnni). For tests and benchmarks. Returns how many were written. */
+int actrm_kernels_all(actrm_kernels *out, int max);
+
+/* Fills k for the best ISA this CPU supports, or the one forced by
+ * force_isa, or when that is NULL by the ACTRM_ISA environment variable
+ * (ref|avx2|avx512|neon; a forced ISA still uses the optional extensions the
+ * CPU has, e.g. vnni or dotprod). Returns ACTRM_OK or
  * ACTRM_ERR_CPU (forced ISA not supported/unknown; k then holds ref), with a
  * message in err. */
 int actrm_kernels_select(actrm_kernels *k, const char *force_isa, actrm_error *err);

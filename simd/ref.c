@@ -1,9 +1,16 @@
 /* Portable scalar reference of every kernel (see kernels.h). The ISA files
- * are tested against these. */
+ * are tested against these and must match them bit for bit, so the
+ * accumulation orders here are the ones the contract in kernels.h fixes. */
 #include "kernels.h"
 
 #include <math.h>
 #include <string.h>
+
+#include "vmath.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* gcc: -ffp-contract=off from the Makefile */
+#endif
 
 float actrm_fp16_to_f32(uint16_t h)
 {
@@ -87,7 +94,9 @@ int actrm_wt_slot(int ggml_type)
     }
 }
 
-/* ---- GEMM: one scalar dot product per output element, K in order ---- */
+/* ---- GEMM: one scalar dot product per output element, K in order ----
+ * Float weights accumulate with fmaf, one k after the other: the order a
+ * vector unit gets when its lanes hold rows (the SIMD GEMMs do). */
 
 static void gemm_f32_ref(const void *W, size_t ws, const void *x, size_t xs,
                          int K, int T, int n0, int n1, float *y, int ldy)
@@ -98,7 +107,7 @@ static void gemm_f32_ref(const void *W, size_t ws, const void *x, size_t xs,
             const float *wr = (const float *)((const char *)W + (size_t)n * ws);
             float acc = 0.0f;
             for (int k = 0; k < K; k++)
-                acc += wr[k] * xr[k];
+                acc = fmaf(wr[k], xr[k], acc);
             y[(size_t)t * ldy + n] = acc;
         }
     }
@@ -113,7 +122,7 @@ static void gemm_f16_ref(const void *W, size_t ws, const void *x, size_t xs,
             const uint16_t *wr = (const uint16_t *)((const char *)W + (size_t)n * ws);
             float acc = 0.0f;
             for (int k = 0; k < K; k++)
-                acc += actrm_fp16_to_f32(wr[k]) * xr[k];
+                acc = fmaf(actrm_fp16_to_f32(wr[k]), xr[k], acc);
             y[(size_t)t * ldy + n] = acc;
         }
     }
@@ -128,7 +137,7 @@ static void gemm_bf16_ref(const void *W, size_t ws, const void *x, size_t xs,
             const uint16_t *wr = (const uint16_t *)((const char *)W + (size_t)n * ws);
             float acc = 0.0f;
             for (int k = 0; k < K; k++)
-                acc += actrm_bf16_to_f32(wr[k]) * xr[k];
+                acc = fmaf(actrm_bf16_to_f32(wr[k]), xr[k], acc);
             y[(size_t)t * ldy + n] = acc;
         }
     }
@@ -195,11 +204,18 @@ static void row_to_f32_ref(int type, const void *src, float *dst, int n)
 
 /* ---- vector ops ---- */
 
+/* sum_i a[i]*b[i] in VM_LANES partial sums (see vmath.h). */
+static float dot_lanes(const float *a, const float *b, int n)
+{
+    float lane[VM_LANES] = {0};
+    for (int i = 0; i < n; i++)
+        lane[i % VM_LANES] = fmaf(a[i], b[i], lane[i % VM_LANES]);
+    return vm_lanes_sum(lane);
+}
+
 static void rmsnorm_ref(float *out, const float *x, const float *w, int n, float eps)
 {
-    float ss = 0.0f;
-    for (int i = 0; i < n; i++)
-        ss += x[i] * x[i];
+    float ss = dot_lanes(x, x, n);
     float scale = 1.0f / sqrtf(ss / (float)n + eps);
     for (int i = 0; i < n; i++)
         out[i] = x[i] * scale * w[i];
@@ -210,36 +226,31 @@ static void softmax_ref(float *x, int n)
     float mx = -INFINITY;
     for (int i = 0; i < n; i++)
         mx = fmaxf(mx, x[i]);
-    float sum = 0.0f;
+    float lane[VM_LANES] = {0};
     for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
-        sum += x[i];
+        x[i] = vm_exp(x[i] - mx);
+        lane[i % VM_LANES] += x[i];
     }
-    float inv = 1.0f / sum;
+    float inv = 1.0f / vm_lanes_sum(lane);
     for (int i = 0; i < n; i++)
         x[i] *= inv;
 }
 
 static void silu_mul_ref(float *out, const float *gate, const float *up, int n)
 {
-    for (int i = 0; i < n; i++) {
-        float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
-    }
+    for (int i = 0; i < n; i++)
+        out[i] = vm_silu_mul(gate[i], up[i]);
 }
 
 static float dot_ref(const float *a, const float *b, int n)
 {
-    float acc = 0.0f;
-    for (int i = 0; i < n; i++)
-        acc += a[i] * b[i];
-    return acc;
+    return dot_lanes(a, b, n);
 }
 
 static void axpy_ref(float *y, float a, const float *x, int n)
 {
     for (int i = 0; i < n; i++)
-        y[i] += a * x[i];
+        y[i] = fmaf(a, x[i], y[i]);
 }
 
 static void rope_ref(float *x, const float *cs, int hd, int neox)
@@ -256,6 +267,7 @@ static void rope_ref(float *x, const float *cs, int hd, int neox)
 void actrm_kernels_ref(actrm_kernels *k)
 {
     k->isa = "ref";
+    k->path = "ref";
     k->gemm[ACTRM_WT_F32] = gemm_f32_ref;
     k->gemm[ACTRM_WT_F16] = gemm_f16_ref;
     k->gemm[ACTRM_WT_BF16] = gemm_bf16_ref;

@@ -1,0 +1,68 @@
+/*
+ * The loop nest every SIMD GEMM shares (included by the ISA files, so each
+ * gets its own copy compiled with its own flags).
+ *
+ * Weights are packed a block of rows and a chunk of k at a time into a
+ * small buffer laid out for the micro-kernel: vector lanes hold rows, so one
+ * broadcast activation meets a whole vector of rows, and the packed chunk
+ * stays in L1/L2 while every token streams past it. Each output element
+ * still sees its k (or Q8_0 blocks) in order: between chunks the running sum
+ * is parked in y itself and picked up again, which changes nothing in the
+ * value. That keeps the result independent of the row range, of T and of
+ * the tile an element falls in (see kernels.h).
+ */
+#ifndef ACTRM_GEMM_PLAN_H
+#define ACTRM_GEMM_PLAN_H
+
+#include <stddef.h>
+
+typedef struct gemm_plan {
+    int pass_rows;     /* rows one micro-kernel call covers */
+    int block_rows;    /* rows packed at once: a multiple of pass_rows */
+    int kc;            /* k per chunk (a multiple of 32 for Q8_0) */
+    int tile_t;        /* tokens per micro-kernel call */
+    size_t pass_bytes; /* packed bytes of one pass of a full chunk */
+    /* Packs rows [r0, r0+nr) (nr <= block_rows), k in [k0, k0+kn), as
+     * ceil(nr / pass_rows) passes, pass p at buf + p * pass_bytes; rows
+     * past nr are padded with zeros. */
+    void (*pack)(const void *W, size_t ws, int r0, int nr, int k0, int kn, void *buf);
+    /* Optional: prepares the activations of tokens [0, nt) of one tile for
+     * k in [k0, k0+kn) into tbuf, once for all passes of a block. */
+    void (*prep)(const char *x, size_t xs, int k0, int kn, int nt, void *tbuf);
+    /* One pass: y[t*ldy + r] for t < nt, r < nr; starts from 0 when first,
+     * else from what y holds. x points at the tile's first token. */
+    void (*micro)(const void *pk, const void *tbuf, const char *x, size_t xs,
+                  int k0, int kn, int nt, float *y, int ldy, int nr, int first);
+} gemm_plan;
+
+static inline int gemm_min(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+/* buf: plan->pass_bytes * (block_rows / pass_rows) bytes; tbuf: what prep
+ * writes (unused without prep). */
+static inline __attribute__((always_inline)) void
+gemm_run(const gemm_plan *p, void *buf, void *tbuf, const void *W, size_t ws,
+         const void *x, size_t xs, int K, int T, int n0, int n1, float *y, int ldy)
+{
+    for (int r0 = n0; r0 < n1; r0 += p->block_rows) {
+        int nrb = gemm_min(p->block_rows, n1 - r0);
+        for (int k0 = 0; k0 < K; k0 += p->kc) {
+            int kn = gemm_min(p->kc, K - k0);
+            p->pack(W, ws, r0, nrb, k0, kn, buf);
+            for (int t0 = 0; t0 < T; t0 += p->tile_t) {
+                int nt = gemm_min(p->tile_t, T - t0);
+                const char *xt = (const char *)x + (size_t)t0 * xs;
+                if (p->prep)
+                    p->prep(xt, xs, k0, kn, nt, tbuf);
+                for (int pr = 0; pr < nrb; pr += p->pass_rows)
+                    p->micro((const char *)buf + (size_t)(pr / p->pass_rows) * p->pass_bytes,
+                             tbuf, xt, xs, k0, kn, nt, y + (size_t)t0 * ldy + r0 + pr, ldy,
+                             gemm_min(p->pass_rows, nrb - pr), k0 == 0);
+            }
+        }
+    }
+}
+
+#endif
