@@ -751,3 +751,19 @@ int actrm_chat_render_template(const char *tmpl, const char *bos, const char *eo
     *out = c.out.data;
     return ACTRM_OK;
 }
+
+/* The public entry: the template and the BOS/EOS strings come from the
+ * tokenizer's GGUF; errors land in the tokenizer's errmsg. */
+int actrm_tokenizer_chat_render(actrm_tokenizer *tok, const actrm_chat_message *msgs, size_t n_msgs,
+                                const actrm_chat_options *options, char **out)
+{
+    if (!tok) {
+        if (out)
+            *out = NULL;
+        return ACTRM_ERR_ARG;
+    }
+    const char *bos = actrm_tokenizer_piece(tok, actrm_tokenizer_bos(tok));
+    const char *eos = actrm_tokenizer_piece(tok, actrm_tokenizer_eos(tok));
+    return actrm_chat_render_template(actrm_tokenizer_chat_template(tok), bos, eos, msgs, n_msgs,
+                                      options, out, actrm_tokenizer_error(tok));
+}
