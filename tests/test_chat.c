@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chat.h"
 
@@ -46,9 +47,10 @@ static char *read_template(const char *name)
     return read_text(path);
 }
 
-/* Renders one fixture row and compares it with its `rendered` field. */
-static void check_row(const char *name, int line_no, const cJSON *row, const char *tmpl,
-                      const char *bos, const char *eos)
+/* Renders one fixture row and compares it with its `rendered` field: with
+ * the tokenizer of a GGUF when tok is set, else with tmpl, bos and eos. */
+static void check_row(const char *name, int line_no, const cJSON *row, actrm_tokenizer *tok,
+                      const char *tmpl, const char *bos, const char *eos)
 {
     const cJSON *jm = cJSON_GetObjectItem(row, "messages");
     size_t n = (size_t)cJSON_GetArraySize(jm);
@@ -63,15 +65,17 @@ static void check_row(const char *name, int line_no, const cJSON *row, const cha
                               think ? cJSON_IsTrue(think) : -1, NULL};
     char *out = NULL;
     actrm_error err = {0};
-    int st = actrm_chat_render_template(tmpl, bos, eos, msgs, n, &opt, &out, &err);
-    cr_assert_eq(st, ACTRM_OK, "%s.jsonl line %d: %s", name, line_no, err.msg);
+    int st = tok ? actrm_tokenizer_chat_render(tok, msgs, n, &opt, &out)
+                 : actrm_chat_render_template(tmpl, bos, eos, msgs, n, &opt, &out, &err);
+    cr_assert_eq(st, ACTRM_OK, "%s.jsonl line %d: %s", name, line_no,
+                 tok ? actrm_tokenizer_errmsg(tok) : err.msg);
     cr_expect_str_eq(out, cJSON_GetObjectItem(row, "rendered")->valuestring,
                      "%s.jsonl line %d differs", name, line_no);
     free(out);
     free(msgs);
 }
 
-static void check_fixture(const char *name, int min_rows)
+static void check_fixture(const char *name, int min_rows, actrm_tokenizer *tok)
 {
     char path[256], *bos, *eos;
     snprintf(path, sizeof path, CHAT_DIR "%s.jsonl", name);
@@ -81,7 +85,7 @@ static void check_fixture(const char *name, int min_rows)
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         cJSON *row = cJSON_Parse(line);
         cr_assert(row, "%s line %d: bad JSON", path, rows + 1);
-        check_row(name, ++rows, row, tmpl, bos, eos);
+        check_row(name, ++rows, row, tok, tmpl, bos, eos);
         cJSON_Delete(row);
     }
     cr_expect_geq(rows, min_rows, "%s: only %d rows", path, rows);
@@ -91,9 +95,9 @@ static void check_fixture(const char *name, int min_rows)
     free(eos);
 }
 
-Test(chat, qwen3_fixture_rows_match) { check_fixture("qwen3", 16); }
-Test(chat, llama3_fixture_rows_match) { check_fixture("llama3", 8); }
-Test(chat, gemma3_fixture_rows_match) { check_fixture("gemma3", 8); }
+Test(chat, qwen3_fixture_rows_match) { check_fixture("qwen3", 16, NULL); }
+Test(chat, llama3_fixture_rows_match) { check_fixture("llama3", 8, NULL); }
+Test(chat, gemma3_fixture_rows_match) { check_fixture("gemma3", 8, NULL); }
 
 Test(chat, families_are_detected_from_the_real_templates)
 {
@@ -387,4 +391,56 @@ Test(chat, mistral_v03_documented_format)
     cr_expect_str_eq(out, "<s>[INST] user message[/INST] assistant message</s>[INST] S\n\n"
                           "new user message[/INST]");
     free(out);
+}
+
+/* ------------------------------------------ through a converted GGUF -- */
+
+/* Converts fixture model dir `model` to a per-process GGUF under /tmp and
+ * loads its tokenizer; the file is removed again at once. */
+static actrm_tokenizer *tokenizer_of_fixture_model(const char *model)
+{
+    char dir[256], path[256], errbuf[512] = "";
+    snprintf(dir, sizeof dir, "../shared/fixtures/models/%s", model);
+    snprintf(path, sizeof path, "/tmp/actrm-test-chat-%d-%s.gguf", (int)getpid(), model);
+    cr_assert_eq(actrm_convert_hf(dir, path, NULL, errbuf, sizeof errbuf), ACTRM_OK, "%s", errbuf);
+    actrm_tokenizer *tok = NULL;
+    int st = actrm_tokenizer_init(&tok, path);
+    unlink(path);
+    cr_assert_eq(st, ACTRM_OK, "%s: %s", path, tok ? actrm_tokenizer_errmsg(tok) : "out of memory");
+    return tok;
+}
+
+/* The fixture models carry the same templates as the chat fixtures; BOS
+ * comes from the GGUF's bos_token_id. */
+Test(chat, llama3_rows_through_a_converted_gguf)
+{
+    actrm_tokenizer *tok = tokenizer_of_fixture_model("llama3-tiny");
+    check_fixture("llama3", 8, tok);
+    actrm_tokenizer_free(tok);
+}
+
+Test(chat, qwen3_rows_through_a_converted_gguf)
+{
+    actrm_tokenizer *tok = tokenizer_of_fixture_model("qwen3-tiny");
+    check_fixture("qwen3", 16, tok);
+    actrm_tokenizer_free(tok);
+}
+
+/* spm-tiny (Mistral-7B-v0.1 vocabulary) ships no template: the family must
+ * be named, and <s>/</s> come from its vocabulary. */
+Test(chat, model_without_template_needs_a_family)
+{
+    actrm_tokenizer *tok = tokenizer_of_fixture_model("spm-tiny");
+    char *out = NULL;
+    actrm_chat_options opt = {1, -1, NULL};
+    cr_expect_eq(actrm_tokenizer_chat_render(tok, judge_chat, 3, &opt, &out), ACTRM_ERR_UNSUPPORTED);
+    cr_expect(strstr(actrm_tokenizer_errmsg(tok), "--chat-template FAMILY"), "%s",
+              actrm_tokenizer_errmsg(tok));
+    cr_expect_null(out);
+    opt.family = "mistral";
+    cr_assert_eq(actrm_tokenizer_chat_render(tok, judge_chat, 3, &opt, &out), ACTRM_OK, "%s",
+                 actrm_tokenizer_errmsg(tok));
+    cr_expect_str_eq(out, "<s>[INST] Hi [/INST]Hello</s>[INST] How are you? [/INST]");
+    free(out);
+    actrm_tokenizer_free(tok);
 }
