@@ -353,8 +353,12 @@ static int render_chatml(chat_ctx *c)
     }
     if (c->add_generation_prompt) {
         sb_puts(&c->out, "<|im_start|>assistant\n");
-        /* Qwen3 without thinking: an empty think block tells the model to skip it. */
-        if (tmpl_has(c, "enable_thinking") && c->enable_thinking == 0)
+        /* Thinking-only models (Qwen3-*-Thinking-2507) open the think block
+         * themselves; Qwen3 without thinking gets an empty one so that the
+         * model skips it. */
+        if (tmpl_has(c, "'<|im_start|>assistant\\n<think>\\n'"))
+            sb_puts(&c->out, "<think>\n");
+        else if (tmpl_has(c, "enable_thinking") && c->enable_thinking == 0)
             sb_puts(&c->out, "<think>\n\n</think>\n\n");
     }
     return ACTRM_OK;

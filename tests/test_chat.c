@@ -227,6 +227,25 @@ Test(chat, qwen3_tool_results_merge_into_one_user_turn)
     free(tmpl);
 }
 
+/* Qwen3-*-Thinking-2507 templates are the Qwen3 one with a generation
+ * prompt that opens the think block; built here from the fixture template. */
+Test(chat, qwen3_thinking_2507_opens_the_think_block)
+{
+    char *qwen3 = read_template("qwen3"), *out;
+    char *tail = strstr(qwen3, "{%- if add_generation_prompt %}");
+    cr_assert(tail, "qwen3.jinja has no generation prompt block");
+    *tail = '\0';
+    size_t cap = strlen(qwen3) + 128;
+    char *tmpl = malloc(cap);
+    snprintf(tmpl, cap, "%s{%%- if add_generation_prompt %%}\n    "
+                        "{{- '<|im_start|>assistant\\n<think>\\n' }}\n{%%- endif %%}\n", qwen3);
+    cr_assert_eq(render(tmpl, "", "", judge_chat, 1, 1, 0, NULL, &out), ACTRM_OK, "%s", out);
+    cr_expect_str_eq(out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n");
+    free(out);
+    free(tmpl);
+    free(qwen3);
+}
+
 Test(chat, chatml_without_a_template_is_plain_chatml)
 {
     char *out;
