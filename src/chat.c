@@ -266,6 +266,20 @@ static int chatml_default_system(const char *tmpl, span *raw)
     return 0;
 }
 
+/* Writes the template's default system turn when the conversation has no
+ * system message. Qwen2 writes it inside the message loop (at loop.first),
+ * so an empty conversation gets none; Qwen2.5 writes it before the loop. */
+static void chatml_put_default_system(chat_ctx *c)
+{
+    span text;
+    int in_loop = tmpl_has(c, "loop.first and messages[0]");
+    if (!chatml_default_system(c->tmpl, &text) || role_is(c, 0, "system") || (in_loop && c->n == 0))
+        return;
+    sb_puts(&c->out, "<|im_start|>system\n");
+    sb_put_unescaped(&c->out, text);
+    sb_puts(&c->out, "<|im_end|>\n");
+}
+
 /* Qwen3: the index of the last real user query, i.e. the last user message
  * that is not a wrapped tool response; n-1 when there is none. */
 static long qwen3_last_query_index(const chat_ctx *c)
@@ -330,17 +344,7 @@ static int render_chatml(chat_ctx *c)
     int qwen3_think = tmpl_has(c, "</think>");
     long last_query = qwen3_last_query_index(c);
 
-    /* Qwen2 writes its default inside the message loop (at loop.first), so
-     * an empty conversation gets none; Qwen2.5 writes it before the loop. */
-    int default_in_loop = tmpl_has(c, "loop.first and messages[0]");
-    span default_system;
-    if (chatml_default_system(c->tmpl, &default_system) && !role_is(c, 0, "system") &&
-        !(default_in_loop && c->n == 0)) {
-        sb_puts(&c->out, "<|im_start|>system\n");
-        sb_put_unescaped(&c->out, default_system);
-        sb_puts(&c->out, "<|im_end|>\n");
-    }
-
+    chatml_put_default_system(c);
     for (size_t i = 0; i < c->n; i++) {
         const char *role = c->msgs[i].role;
         if (qwen3_think && strcmp(role, "assistant") == 0)
