@@ -159,7 +159,6 @@ static void merge_all(actrm_tokenizer *tok, const char *s, size_t ns)
 {
     tok_sym *syms = tok->syms;
     size_t nh = 0;
-    syms[ns - 1].next = -1;
     for (size_t i = 0; i + 1 < ns; i++)
         push_candidate(tok, s, &nh, (int32_t)i, (int32_t)i + 1);
     while (nh) {
@@ -193,9 +192,12 @@ static int bpe_word(actrm_tokenizer *tok, const char *s, size_t n, tok_ids *out)
         return -1;
     size_t ns = tok->pipe.byte_level ? byte_symbols(tok, s, n, tok->syms)
                                      : char_symbols(tok, s, n, tok->syms);
+    if (ns == 0)
+        return 0;
+    tok->syms[ns - 1].next = -1;
     if (ns > 1)
         merge_all(tok, s, ns);
-    for (int32_t i = 0; ns && i >= 0; i = tok->syms[i].next)
+    for (int32_t i = 0; i >= 0; i = tok->syms[i].next)
         if (tok->syms[i].id >= 0 && tok_ids_push(out, tok->syms[i].id))
             return -1;
     return 0;
