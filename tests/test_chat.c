@@ -425,7 +425,7 @@ static actrm_tokenizer *tokenizer_of_fixture_model(const char *model)
     actrm_tokenizer *tok = NULL;
     int st = actrm_tokenizer_init(&tok, path);
     unlink(path);
-    cr_assert_eq(st, ACTRM_OK, "%s: %s", path, tok ? actrm_tokenizer_errmsg(tok) : "out of memory");
+    cr_assert_eq(st, ACTRM_OK, "%s", tok ? actrm_tokenizer_errmsg(tok) : "out of memory");
     return tok;
 }
 
