@@ -235,6 +235,202 @@ int actrm_tokenizer_chat_render(actrm_tokenizer *tok,
 int actrm_convert_hf(const char *hf_dir, const char *out_path,
                      const char *out_type, char *errbuf, size_t errbuf_size);
 
+/* ------------------------------------------- activation reward models -- */
+/*
+ * An activation reward model (arXiv 2507.01368) turns a model into a judge
+ * that says whether a response to a prompt is good, and steers it with a
+ * handful of labelled examples instead of fine-tuning:
+ *
+ *   1. extract  mean head outputs z at the last token of M in-context
+ *               prompts (k labelled shots, then a query) -> actrm_steer;
+ *   2. select   choose the heads to patch (REINFORCE, or SAV voting);
+ *   3. score    run the zero-shot judge prompt with the selected heads' z at
+ *               the last token replaced by the means; the reward is
+ *               logit(yes) - logit(no) = log P(yes) - log P(no) there.
+ *
+ * Judge template. A small JSON object:
+ *   {"query":    "Prompt: {prompt}\nResponse: {response}\nGood?",
+ *    "yes": " Yes", "no": " No",     answer texts (defaults " Yes"/" No",
+ *                                    or "Yes"/"No" in chat mode)
+ *    "shot_end": "\n",               text after each shot's answer (plain mode)
+ *    "system":   "...",              optional system message (chat mode)
+ *    "chat":     "auto",             "auto" | "always" | "never"
+ *    "yes_token": 5592, "no_token": 1770}   optional token id override
+ * {prompt} and {response} are replaced by the example's texts; nothing else
+ * is special. In chat mode ("auto" with a model that has a chat template,
+ * or "always") the query is the user turn, rendered with the generation
+ * prompt; shots are earlier user/assistant turns whose assistant text is
+ * the answer text without surrounding white space; the text is tokenized
+ * without adding BOS (the template writes it). In plain mode the prompt is
+ *   shot_1 ... shot_k query,  shot = query + answer + shot_end,
+ * tokenized as a whole with the tokenizer's BOS/EOS rule.
+ *
+ * Answer tokens. Unless overridden, the yes (no) token is the first token of
+ * the answer text as it follows the prompt: the prompt for a fixed example
+ * is tokenized alone and followed by the answer text, and the token right
+ * after the prompt's tokens is taken (e.g. "▁Yes" after "Good?", "Yes" after
+ * an assistant header). If the answer merges with the end of the prompt
+ * (the prompt's tokens are not a prefix), that is ACTRM_ERR_UNSUPPORTED:
+ * give yes_token/no_token then.
+ *
+ * Steering file. A GGUF file with tensors actrm.mean_z (F32, ne {hd,H,L}),
+ * actrm.head_mask (F32 0/1, ne {H,L}), actrm.reinforce_logits (ne {H,L},
+ * after REINFORCE) and, after SAV, actrm.sav_class_means (ne {hd,H,L,2}: no,
+ * yes) and actrm.sav_head_accuracy (ne {H,L}); metadata actrm.steer.* holds
+ * the template, answer tokens, settings, seed and the source model's name
+ * and content hash. Using it with another model is ACTRM_ERR_MISMATCH.
+ *
+ * Everything is seeded (xoshiro256** seeded through splitmix64): the same
+ * inputs, options and seed give the same steering file for any thread
+ * count (on one kernel path; ISAs may round differently).
+ */
+
+typedef struct actrm_judge actrm_judge;
+typedef struct actrm_steer actrm_steer;
+
+/* A labelled example: is `response` a good answer to `prompt`? A preference
+ * pair {prompt, chosen, rejected} gives two: chosen with label 1, rejected
+ * with label 0. */
+typedef struct actrm_example {
+    const char *prompt;
+    const char *response;
+    int label; /* 1: yes, 0: no */
+} actrm_example;
+
+/* Ways to score a response (actrm_judge_score_pair). */
+enum actrm_reward_method {
+    ACTRM_REWARD_ACTIVATION = 0, /* zero-shot prompt, selected heads patched */
+    ACTRM_REWARD_ZEROSHOT,       /* zero-shot prompt, nothing patched */
+    ACTRM_REWARD_ICL,            /* k shots in the prompt, nothing patched */
+    ACTRM_REWARD_SAV             /* SAV head voting (needs a SAV selection) */
+};
+
+/* Head selection methods (actrm_judge_select). */
+enum actrm_select_method {
+    ACTRM_SELECT_REINFORCE = 0, /* Bernoulli head masks trained by REINFORCE */
+    ACTRM_SELECT_SAV            /* top heads by nearest-class-mean accuracy */
+};
+
+typedef struct actrm_judge_options {
+    const char *template_text;   /* judge template JSON; NULL: the steering
+                                    file's template if steer is set, else
+                                    the built-in default */
+    const actrm_steer *steer;    /* take template and answer tokens from it */
+    int override_answers;        /* use yes_token/no_token as given */
+    int32_t yes_token, no_token;
+    int n_threads;               /* <= 0: all cores */
+} actrm_judge_options;
+
+/* Settings of extraction and selection. Zero-initialise: 0 means default. */
+typedef struct actrm_steer_options {
+    int k_shots;       /* shots per in-context prompt [4] */
+    int n_prompts;     /* M, prompts averaged by extract [100] */
+    int method;        /* enum actrm_select_method [REINFORCE] */
+    int steps;         /* REINFORCE steps [600] */
+    int n_masks;       /* masks sampled per step [32] */
+    int n_final;       /* masks sampled at the end, best kept [10] */
+    float lr;          /* Adam learning rate [0.1] */
+    int sav_heads;     /* heads kept by SAV [20] */
+    uint64_t seed;     /* [0] */
+    /* Optional progress callback, called after each prompt / step. */
+    void (*progress)(void *ctx, const char *phase, long done, long total);
+    void *progress_ctx;
+} actrm_steer_options;
+
+/* Binds a model and its tokenizer to a judge template and makes a session
+ * for scoring. The model and tokenizer must outlive the judge. Fails with
+ * ACTRM_ERR_FORMAT for a bad template (naming the field), and
+ * ACTRM_ERR_UNSUPPORTED when answer tokens cannot be derived. */
+int actrm_judge_init(actrm_judge **out, const actrm_model *model,
+                     actrm_tokenizer *tok, const actrm_judge_options *opt);
+void actrm_judge_free(actrm_judge *judge);
+const char *actrm_judge_errmsg(const actrm_judge *judge);
+
+/* The yes/no token ids in use. */
+void actrm_judge_answer_tokens(const actrm_judge *judge, int32_t *yes, int32_t *no);
+
+/* The full prompt text for shots followed by the query (prompt, response),
+ * exactly as it is tokenized (plain or chat). *text is malloc'ed. */
+int actrm_judge_render(actrm_judge *judge, const actrm_example *shots, size_t n_shots,
+                       const char *prompt, const char *response, char **text);
+
+/* Extraction: the mean over M in-context prompts of every head's z at the
+ * last token. Prompt m queries example m mod n, with k other examples as
+ * shots drawn by the seeded generator. Needs n >= 2. *out is a new steering
+ * handle (no heads selected yet; free it with actrm_steer_free). */
+int actrm_judge_extract(actrm_judge *judge, const actrm_example *examples, size_t n,
+                        const actrm_steer_options *opt, actrm_steer **out);
+
+/* Selection on the few-shot set: fills the steering handle's head mask
+ * (and REINFORCE logits or SAV class means). ACTRM_ERR_MISMATCH if steer was
+ * made for another model or template. */
+int actrm_judge_select(actrm_judge *judge, actrm_steer *steer,
+                       const actrm_example *examples, size_t n,
+                       const actrm_steer_options *opt);
+
+/* The reward of one response: ACTIVATION with steer, or ZEROSHOT when
+ * steer is NULL. */
+int actrm_judge_score(actrm_judge *judge, const actrm_steer *steer,
+                      const char *prompt, const char *response, float *reward);
+
+/* Rewards of two responses to one prompt by `method` (enum
+ * actrm_reward_method), computed over their shared prefix: reward[0] for a,
+ * reward[1] for b. ICL uses shots[0..n_shots) in that order; ACTIVATION and
+ * SAV need steer. */
+int actrm_judge_score_pair(actrm_judge *judge, int method, const actrm_steer *steer,
+                           const actrm_example *shots, size_t n_shots,
+                           const char *prompt, const char *a, const char *b,
+                           float reward[2]);
+
+/* The shots ICL uses for pair number `index`: k distinct indices into a
+ * pool of n_pool examples, from a generator seeded by (seed, index) alone,
+ * so a resumed evaluation picks the same shots. idx holds k entries. */
+void actrm_icl_shots(uint64_t seed, uint64_t index, size_t n_pool, int k, size_t *idx);
+
+/* Pairwise accuracy with a 95% Wilson interval. A pair is correct when
+ * reward(chosen) > reward(rejected); a tie counts 1/2. */
+typedef struct actrm_accuracy {
+    long n;         /* pairs */
+    double correct; /* correct pairs, ties as 1/2 */
+    double acc, lo, hi;
+} actrm_accuracy;
+
+/* Adds one pair's rewards to acc and updates acc->acc, lo and hi. */
+void actrm_accuracy_add(actrm_accuracy *acc, float chosen, float rejected);
+
+/* Loads a steering file and checks its tensors and keys. */
+int actrm_steer_init(actrm_steer **out, const char *path);
+void actrm_steer_free(actrm_steer *steer);
+const char *actrm_steer_errmsg(const actrm_steer *steer);
+
+/* Writes a steering file (atomically: PATH.tmp, then renamed). */
+int actrm_steer_save(actrm_steer *steer, const char *path);
+
+/* ACTRM_OK if the steering data was made from this model (same name, shape
+ * and content hash), else ACTRM_ERR_MISMATCH with a message naming both. */
+int actrm_steer_check_model(actrm_steer *steer, const actrm_model *model);
+
+typedef struct actrm_steer_info {
+    const char *model_name;
+    uint64_t model_hash;
+    int n_layer, n_head, head_dim;
+    const char *template_text;  /* canonical JSON of the judge template */
+    int32_t yes_token, no_token;
+    const char *method;         /* "none", "reinforce" or "sav" */
+    int n_selected;             /* heads in the mask */
+    int has_sav;                /* SAV class means present */
+    int k_shots, n_prompts, steps, n_masks;
+    int sav_heads;              /* heads SAV votes with */
+    uint64_t seed;
+    float final_loss;           /* REINFORCE: few-shot loss of the kept mask */
+} actrm_steer_info;
+
+const actrm_steer_info *actrm_steer_get_info(const actrm_steer *steer);
+
+/* The selected heads as (layer, head) pairs in layer-major order: writes up
+ * to max pairs to layer_head[2*i], layer_head[2*i+1]; returns the count. */
+int actrm_steer_heads(const actrm_steer *steer, int *layer_head, int max);
+
 /* ----------------------------------------------------------------- misc -- */
 
 /* The instruction set the kernels run on ("ref", "avx2", "avx512", "neon",
