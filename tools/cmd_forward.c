@@ -1,12 +1,376 @@
-/* actrm forward (placeholder until implemented). */
+/* actrm forward: run a model on token ids and write logits, head outputs and
+ * hidden states as .npy files, optionally with heads patched at the last
+ * position. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "actrm.h"
 #include "cli.h"
+#include "npy.h"
+
+typedef struct fwd_args {
+    const char *model;
+    const char *ids;
+    const char *logits_last, *logits_all, *heads, *hidden, *patch;
+    int n_threads;
+} fwd_args;
+
+/* Patches from PATCH.json: patches[i].z points into vectors.data. */
+typedef struct patch_file {
+    actrm_head_patch *patches;
+    int n;
+    actrm_npy vectors; /* [n, hd] */
+} patch_file;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: actrm forward MODEL.gguf --ids 1,2,3 [options]\n\n"
+            "Runs the model on the token ids in one batch (no BOS is added) and writes\n"
+            "little-endian float32 .npy files.\n\n"
+            "options:\n"
+            "  --ids LIST          comma-separated token ids (required)\n"
+            "  --logits-last F     logits at the last position, shape [V]\n"
+            "  --logits-all F      logits at every position, shape [T, V]\n"
+            "  --heads F           every head's output z (input of o_proj), shape [L, T, H, hd]\n"
+            "  --hidden F          residual stream, shape [L+1, T, D]: [0] = embeddings,\n"
+            "                      [l+1] = after layer l (before the final norm)\n"
+            "  --patch PATCH.json  replace z of heads at the last position:\n"
+            "                      {\"heads\": [[layer, head], ...], \"vectors\": \"V.npy\"},\n"
+            "                      V.npy float32 [n, hd] in the order of heads, its path\n"
+            "                      relative to the JSON file\n"
+            "  --threads N         worker threads (default: all cores; results do not depend on it)\n"
+            "  -h, --help          show this help\n");
+}
+
+/* Prints the one-line error and returns 1. */
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "actrm forward: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+/* Returns 0 to run, 1 when --help was printed, -1 on a bad command line. */
+static int parse_args(int argc, char **argv, fwd_args *a)
+{
+    struct { const char *name; const char **dst; } opts[] = {
+        {"--ids", &a->ids}, {"--logits-last", &a->logits_last}, {"--logits-all", &a->logits_all},
+        {"--heads", &a->heads}, {"--hidden", &a->hidden}, {"--patch", &a->patch},
+    };
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (cli_is_help(arg)) {
+            usage(stdout);
+            return 1;
+        }
+        int known = 0;
+        for (size_t o = 0; o < sizeof opts / sizeof opts[0] && !known; o++)
+            if (strcmp(arg, opts[o].name) == 0) {
+                if (i + 1 >= argc)
+                    return fail("option %s needs a value (see actrm forward --help)", arg), -1;
+                *opts[o].dst = argv[++i];
+                known = 1;
+            }
+        if (known)
+            continue;
+        if (strcmp(arg, "--threads") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || n < 0 || n > 4096)
+                return fail("--threads '%s' is not a thread count in [0, 4096]", argv[i]), -1;
+            a->n_threads = (int)n;
+        } else if (arg[0] == '-' || a->model) {
+            return fail("unexpected argument '%s' (see actrm forward --help)", arg), -1;
+        } else {
+            a->model = arg;
+        }
+    }
+    if (!a->model)
+        return fail("missing MODEL.gguf (see actrm forward --help)"), -1;
+    if (!a->ids)
+        return fail("missing --ids (see actrm forward --help)"), -1;
+    return 0;
+}
+
+/* "1,2,3" -> ids (malloc'ed). */
+static int parse_ids(const char *text, int32_t **ids, int *n)
+{
+    size_t cap = 1;
+    for (const char *p = text; *p; p++)
+        cap += *p == ',';
+    *ids = malloc(cap * sizeof **ids);
+    if (!*ids)
+        return fail("out of memory");
+    *n = 0;
+    const char *p = text;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX || (*end && *end != ','))
+            return fail("--ids: '%s' is not a comma-separated list of token ids", text);
+        (*ids)[(*n)++] = (int32_t)v;
+        if (!*end)
+            return 0;
+        p = end + 1;
+    }
+}
+
+/* dir of json_path + rel (rel if absolute). */
+static char *relative_path(const char *json_path, const char *rel)
+{
+    const char *slash = strrchr(json_path, '/');
+    size_t dir = rel[0] == '/' || !slash ? 0 : (size_t)(slash - json_path) + 1;
+    char *out = malloc(dir + strlen(rel) + 1);
+    if (out) {
+        memcpy(out, json_path, dir);
+        strcpy(out + dir, rel);
+    }
+    return out;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+    do {
+        if (len + 4096 + 1 > cap) {
+            char *nb = realloc(buf, cap = 2 * cap + 4096 + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+    } while (got > 0);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+static int parse_patch_heads(const char *path, const cJSON *heads, const actrm_model_info *in, patch_file *pf)
+{
+    if (!cJSON_IsArray(heads) || cJSON_GetArraySize(heads) < 1)
+        return fail("%s: field 'heads' must be a non-empty array of [layer, head]", path);
+    pf->n = cJSON_GetArraySize(heads);
+    pf->patches = calloc((size_t)pf->n, sizeof *pf->patches);
+    if (!pf->patches)
+        return fail("out of memory");
+    for (int i = 0; i < pf->n; i++) {
+        const cJSON *pair = cJSON_GetArrayItem(heads, i);
+        const cJSON *l = cJSON_GetArrayItem(pair, 0), *h = cJSON_GetArrayItem(pair, 1);
+        if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 || !cJSON_IsNumber(l) || !cJSON_IsNumber(h))
+            return fail("%s: field 'heads[%d]' must be a [layer, head] pair of integers", path, i);
+        double dl = l->valuedouble, dh = h->valuedouble;
+        if (dl != floor(dl) || dh != floor(dh) || dl < 0 || dl >= in->n_layer || dh < 0 || dh >= in->n_head)
+            return fail("%s: field 'heads[%d]' = [%g, %g] is not a (layer, head) of the model's %d layers x %d heads",
+                        path, i, dl, dh, in->n_layer, in->n_head);
+        pf->patches[i].layer = (int)dl;
+        pf->patches[i].head = (int)dh;
+    }
+    return 0;
+}
+
+static int load_patch_vectors(const char *json_path, const char *rel, const actrm_model_info *in, patch_file *pf)
+{
+    char *vpath = relative_path(json_path, rel);
+    if (!vpath)
+        return fail("out of memory");
+    actrm_error err = {0};
+    int rc = actrm_npy_read(vpath, ACTRM_NPY_F32, &pf->vectors, &err);
+    if (rc == 0 && (pf->vectors.ndim != 2 || pf->vectors.shape[0] != pf->n || pf->vectors.shape[1] != in->head_dim))
+        rc = fail("%s: shape must be [%d, %d] (heads x head_dim)", vpath, pf->n, in->head_dim);
+    else if (rc)
+        rc = fail("%s", err.msg);
+    free(vpath);
+    for (int i = 0; rc == 0 && i < pf->n; i++)
+        pf->patches[i].z = (const float *)pf->vectors.data + (size_t)i * in->head_dim;
+    return rc;
+}
+
+static int load_patch(const char *path, const actrm_model_info *in, patch_file *pf)
+{
+    char *text = read_text(path);
+    if (!text)
+        return fail("%s: cannot read: %s", path, strerror(errno));
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root)
+        return fail("%s: not valid JSON", path);
+    int rc = parse_patch_heads(path, cJSON_GetObjectItemCaseSensitive(root, "heads"), in, pf);
+    const cJSON *vec = cJSON_GetObjectItemCaseSensitive(root, "vectors");
+    if (rc == 0 && !cJSON_IsString(vec))
+        rc = fail("%s: field 'vectors' must be the path of a .npy file", path);
+    if (rc == 0)
+        rc = load_patch_vectors(path, vec->valuestring, in, pf);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* Outputs of the run, each [.., n_out, width] per layer slot. */
+typedef struct fwd_out {
+    float *logits; /* [n_out, V] */
+    float *heads;  /* [L, n_out, H*hd] */
+    float *hidden; /* [L+1, n_out, D] */
+} fwd_out;
+
+static int alloc_out(fwd_out *o, const actrm_model_info *in, int n_out, int logits, int heads, int hidden)
+{
+    size_t n = (size_t)n_out;
+    o->logits = logits ? malloc(n * in->n_vocab * sizeof(float)) : NULL;
+    o->heads = heads ? malloc((size_t)in->n_layer * n * in->n_head * in->head_dim * sizeof(float)) : NULL;
+    o->hidden = hidden ? malloc((size_t)(in->n_layer + 1) * n * in->n_embd * sizeof(float)) : NULL;
+    if ((logits && !o->logits) || (heads && !o->heads) || (hidden && !o->hidden))
+        return fail("out of memory for the outputs");
+    return 0;
+}
+
+static void free_out(fwd_out *o)
+{
+    free(o->logits);
+    free(o->heads);
+    free(o->hidden);
+}
+
+/* dst[s, 0..na) = a[s], dst[s, na..na+nb) = b[s] for every slot s. */
+static void join_rows(float *dst, const float *a, int na, const float *b, int nb, int slots, int width)
+{
+    size_t w = (size_t)width;
+    for (int s = 0; s < slots; s++) {
+        memcpy(dst + (size_t)s * (na + nb) * w, a + (size_t)s * na * w, (size_t)na * w * sizeof(float));
+        memcpy(dst + ((size_t)s * (na + nb) + na) * w, b + (size_t)s * nb * w, (size_t)nb * w * sizeof(float));
+    }
+}
+
+typedef struct fwd_run {
+    actrm_session *sess;
+    const actrm_model_info *in;
+    const patch_file *pf;
+} fwd_run;
+
+/* Evaluates tokens, capturing at every position (all) or the last one, and
+ * patching at the last position. */
+static int eval_part(fwd_run *run, const int32_t *ids, int n, int all, fwd_out *o)
+{
+    actrm_eval_request req = {.all_positions = all, .logits = o->logits, .heads = o->heads, .hidden = o->hidden};
+    if (run->pf) {
+        req.patches = run->pf->patches;
+        req.n_patches = run->pf->n;
+        req.patch_pos = n - 1;
+    }
+    if (actrm_session_eval(run->sess, ids, n, &req))
+        return fail("%s", actrm_session_errmsg(run->sess));
+    return 0;
+}
+
+/* Runs the batch. When heads/hidden are wanted at every position but logits
+ * only at the last, the last token runs as a second call so that the LM head
+ * runs at that position only; the results are the same as one batch. */
+static int run_forward(fwd_run *run, const fwd_args *a, const int32_t *ids, int T, fwd_out *o)
+{
+    const actrm_model_info *in = run->in;
+    int all = a->logits_all || a->heads || a->hidden;
+    if (!all || a->logits_all || !a->logits_last || T == 1) {
+        int n_out = all ? T : 1;
+        if (alloc_out(o, in, n_out, a->logits_last || a->logits_all, !!a->heads, !!a->hidden))
+            return 1;
+        return eval_part(run, ids, T, all, o);
+    }
+    fwd_out head = {0}, tail = {0};
+    int rc = alloc_out(o, in, T, 1, !!a->heads, !!a->hidden) ||
+             alloc_out(&head, in, T - 1, 0, !!a->heads, !!a->hidden) ||
+             alloc_out(&tail, in, 1, 1, !!a->heads, !!a->hidden);
+    const patch_file *pf = run->pf;
+    run->pf = NULL;
+    rc = rc || eval_part(run, ids, T - 1, 1, &head);
+    run->pf = pf;
+    rc = rc || eval_part(run, ids + T - 1, 1, 1, &tail);
+    if (rc == 0) {
+        int hw = in->n_head * in->head_dim;
+        memcpy(o->logits + (size_t)(T - 1) * in->n_vocab, tail.logits, (size_t)in->n_vocab * sizeof(float));
+        if (o->heads)
+            join_rows(o->heads, head.heads, T - 1, tail.heads, 1, in->n_layer, hw);
+        if (o->hidden)
+            join_rows(o->hidden, head.hidden, T - 1, tail.hidden, 1, in->n_layer + 1, in->n_embd);
+    }
+    free_out(&head);
+    free_out(&tail);
+    return rc;
+}
+
+static int write_npy(const char *path, const float *data, const int64_t *shape, int ndim)
+{
+    actrm_error err = {0};
+    if (path && actrm_npy_write_f32(path, data, shape, ndim, &err))
+        return fail("%s", err.msg);
+    return 0;
+}
+
+static int write_outputs(const fwd_args *a, const actrm_model_info *in, int T, const fwd_out *o)
+{
+    int all = a->logits_all || a->heads || a->hidden;
+    const float *last = o->logits ? o->logits + (all ? (size_t)(T - 1) * in->n_vocab : 0) : NULL;
+    int64_t s_last[1] = {in->n_vocab};
+    int64_t s_all[2] = {T, in->n_vocab};
+    int64_t s_heads[4] = {in->n_layer, T, in->n_head, in->head_dim};
+    int64_t s_hidden[3] = {in->n_layer + 1, T, in->n_embd};
+    return write_npy(a->logits_last, last, s_last, 1) || write_npy(a->logits_all, o->logits, s_all, 2) ||
+           write_npy(a->heads, o->heads, s_heads, 4) || write_npy(a->hidden, o->hidden, s_hidden, 3);
+}
 
 int cmd_forward(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "actrm forward: not implemented yet\n");
-    return 2;
+    fwd_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    int32_t *ids = NULL;
+    int T = 0;
+    actrm_model *model = NULL;
+    actrm_session *sess = NULL;
+    patch_file pf = {0};
+    fwd_out out = {0};
+    rc = parse_ids(a.ids, &ids, &T);
+    if (rc == 0 && actrm_model_init(&model, a.model))
+        rc = fail("%s", model ? actrm_model_errmsg(model) : "out of memory");
+    const actrm_model_info *in = rc ? NULL : actrm_model_get_info(model);
+    if (rc == 0 && a.patch)
+        rc = load_patch(a.patch, in, &pf);
+    if (rc == 0 && actrm_session_init(&sess, model, T, a.n_threads))
+        rc = fail("%s", sess ? actrm_session_errmsg(sess) : "out of memory");
+    fwd_run run = {sess, in, a.patch ? &pf : NULL};
+    if (rc == 0)
+        rc = run_forward(&run, &a, ids, T, &out);
+    if (rc == 0)
+        rc = write_outputs(&a, in, T, &out);
+    free_out(&out);
+    free(pf.patches);
+    actrm_npy_free(&pf.vectors);
+    actrm_session_free(sess);
+    actrm_model_free(model);
+    free(ids);
+    return rc ? 1 : 0;
 }
