@@ -797,44 +797,72 @@ static int run(const char *cmd, char *out, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+static actrm_npy read_npy(const char *path, int ndim, const int64_t *shape)
+{
+    actrm_npy a;
+    actrm_error err = {0};
+    cr_assert_eq(actrm_npy_read(path, ACTRM_NPY_F32, &a, &err), ACTRM_OK, "%s", err.msg);
+    cr_assert_eq(a.ndim, ndim, "%s: %d dims", path, a.ndim);
+    for (int d = 0; d < ndim; d++)
+        cr_assert_eq(a.shape[d], shape[d], "%s: dim %d is %lld, want %lld", path, d, (long long)a.shape[d],
+                     (long long)shape[d]);
+    unlink(path);
+    return a;
+}
+
 Test(cli, forward_writes_goldens_and_applies_patch_json)
 {
-    char exe[600], model[512], heads[512], patched[512], hidden[512], patch_json[512], out[4096];
+    enum { L = 2, H = 2, HD = 128, D = 64, V = 151936 }; /* qwen3-tiny */
+    char exe[600], model[512], heads[512], hidden[512], last[512], all[512], patch_json[512], out[4096];
     cli_path(exe, sizeof exe);
     fixture_model_gguf(model, sizeof model, "qwen3-tiny", "f32");
     fixture_tmp_path(heads, sizeof heads, "heads.npy");
     fixture_tmp_path(hidden, sizeof hidden, "hidden.npy");
-    fixture_tmp_path(patched, sizeof patched, "patched.npy");
+    fixture_tmp_path(last, sizeof last, "last.npy");
+    fixture_tmp_path(all, sizeof all, "all.npy");
     fixture_path(patch_json, sizeof patch_json, "models/qwen3-tiny/golden/patch.json");
     int T;
     int32_t *ids = fixture_prompt_ids("qwen3-tiny", 1, &T);
     char *list = ids_text(ids, T);
     size_t cap = strlen(list) + 4096;
     char *cmd = malloc(cap);
-    snprintf(cmd, cap, "%s forward %s --ids %s --heads %s --hidden %s --threads 2 2>&1", exe, model, list, heads,
-             hidden);
-    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
-    snprintf(cmd, cap, "%s forward %s --ids %s --patch %s --logits-last %s 2>&1", exe, model, list, patch_json,
-             patched);
-    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
 
-    actrm_npy a;
-    actrm_error err = {0};
-    cr_assert_eq(actrm_npy_read(heads, ACTRM_NPY_F32, &a, &err), ACTRM_OK, "%s", err.msg);
-    cr_expect(a.ndim == 4 && a.shape[0] == 2 && a.shape[1] == T && a.shape[2] == 2 && a.shape[3] == 128);
+    /* Heads and hidden at every position, logits at the last one only. */
+    snprintf(cmd, cap, "%s forward %s --ids %s --heads %s --hidden %s --logits-last %s --threads 2 2>&1", exe,
+             model, list, heads, hidden, last);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    actrm_npy a = read_npy(heads, 4, (int64_t[]){L, T, H, HD});
     expect_golden("qwen3-tiny", "p1_z.npy", a.data, a.n, "cli --heads");
     actrm_npy_free(&a);
-    cr_assert_eq(actrm_npy_read(hidden, ACTRM_NPY_F32, &a, &err), ACTRM_OK, "%s", err.msg);
-    cr_expect(a.ndim == 3 && a.shape[0] == 3 && a.shape[1] == T && a.shape[2] == 64);
+    a = read_npy(hidden, 3, (int64_t[]){L + 1, T, D});
     expect_golden("qwen3-tiny", "p1_hidden.npy", a.data, a.n, "cli --hidden");
     actrm_npy_free(&a);
-    cr_assert_eq(actrm_npy_read(patched, ACTRM_NPY_F32, &a, &err), ACTRM_OK, "%s", err.msg);
-    cr_expect(a.ndim == 1 && a.shape[0] == 151936);
+    a = read_npy(last, 1, (int64_t[]){V});
+    expect_golden("qwen3-tiny", "p1_logits_last.npy", a.data, a.n, "cli --logits-last");
+    actrm_npy_free(&a);
+
+    /* Patched at the last position: earlier positions must not change. */
+    snprintf(cmd, cap, "%s forward %s --ids %s --patch %s --logits-last %s --logits-all %s 2>&1", exe, model, list,
+             patch_json, last, all);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    a = read_npy(last, 1, (int64_t[]){V});
     expect_golden("qwen3-tiny", "p1_patched_logits_last.npy", a.data, a.n, "cli --patch");
     actrm_npy_free(&a);
-    unlink(heads);
-    unlink(hidden);
-    unlink(patched);
+    a = read_npy(all, 2, (int64_t[]){T, V});
+    actrm_npy subset, ref;
+    fixture_golden_npy("qwen3-tiny", "vocab_subset.npy", ACTRM_NPY_I32, &subset);
+    fixture_golden_npy("qwen3-tiny", "p1_logits_subset.npy", ACTRM_NPY_F32, &ref);
+    float *sub = alloc_floats((size_t)(T - 1) * SUBSET);
+    for (int t = 0; t < T - 1; t++)
+        for (int j = 0; j < SUBSET; j++)
+            sub[t * SUBSET + j] = ((const float *)a.data)[(size_t)t * V + ((const int32_t *)subset.data)[j]];
+    expect_close("cli --logits-all before the patched position", sub, ref.data, (size_t)(T - 1) * SUBSET, TOL);
+    expect_golden("qwen3-tiny", "p1_patched_logits_last.npy", (const float *)a.data + (size_t)(T - 1) * V, V,
+                  "cli --logits-all last row");
+    free(sub);
+    actrm_npy_free(&subset);
+    actrm_npy_free(&ref);
+    actrm_npy_free(&a);
     free(cmd);
     free(list);
     free(ids);
