@@ -58,16 +58,19 @@ ALWAYS_INLINE float lanes_sum16(__m256 lo, __m256 hi)
 ALWAYS_INLINE void transpose8(__m256 r[8])
 {
     __m256 t[8], u[8];
+    #pragma GCC unroll 8
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
     }
+    #pragma GCC unroll 8
     for (int i = 0; i < 8; i += 4) {
         u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
         u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
         u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
         u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
     }
+    #pragma GCC unroll 8
     for (int i = 0; i < 4; i++) {
         r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
         r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
@@ -122,13 +125,16 @@ ALWAYS_INLINE void pack_float(int type, const void *W, size_t ws, int r0, int nr
         if (ng == 8)
             for (; k + 8 <= kn; k += 8) {
                 __m256 v[8];
+                #pragma GCC unroll 8
                 for (int i = 0; i < 8; i++)
                     v[i] = load8_w(type, row + (size_t)i * ws + (size_t)k * wsize(type));
                 transpose8(v);
+                #pragma GCC unroll 8
                 for (int j = 0; j < 8; j++)
                     _mm256_storeu_ps(dst + (size_t)(k + j) * F_PASS, v[j]);
             }
         for (; k < kn; k++)
+            #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
                 dst[(size_t)k * F_PASS + i] =
                     i < ng ? load1_w(type, row + (size_t)i * ws + (size_t)k * wsize(type)) : 0.0f;
@@ -232,6 +238,7 @@ static void pack_q8(const void *W, size_t ws, int r0, int nr, int k0, int kn, vo
         int np = gemm_min(Q_LANES, nr - p0);
         for (int b = 0; b < nb; b++) {
             __m256 v[8];
+            #pragma GCC unroll 8
             for (int i = 0; i < 8; i++) {
                 const block_q8_0 *blk = (const block_q8_0 *)((const char *)W + (size_t)(r0 + p0 + i) * ws) + b0 + b;
                 pk[b].d[i] = i < np ? _cvtsh_ss(blk->d) : 0.0f;
@@ -239,6 +246,7 @@ static void pack_q8(const void *W, size_t ws, int r0, int nr, int k0, int kn, vo
                               : _mm256_setzero_ps();
             }
             transpose8(v);
+            #pragma GCC unroll 8
             for (int j = 0; j < 8; j++)
                 _mm256_store_ps((float *)pk[b].q[j], v[j]);
         }
@@ -341,6 +349,7 @@ static void quantize_q8_0_avx2(const float *x, block_q8_0 *y, int K)
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int b = 0; b < K / QK8_0; b++) {
         __m256 v[4], m = _mm256_setzero_ps();
+        #pragma GCC unroll 8
         for (int i = 0; i < 4; i++) {
             v[i] = _mm256_loadu_ps(x + b * QK8_0 + 8 * i);
             m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
@@ -351,6 +360,7 @@ static void quantize_q8_0_avx2(const float *x, block_q8_0 *y, int K)
         float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
         y[b].d = actrm_f32_to_fp16(d);
         __m256i q[4];
+        #pragma GCC unroll 8
         for (int i = 0; i < 4; i++)
             q[i] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[i], _mm256_set1_ps(id))));
         /* packs interleave 128-bit lanes; the permute restores k order */
@@ -367,6 +377,7 @@ static void row_to_f32_avx2(int type, const void *src, float *dst, int n)
         const block_q8_0 *blk = src;
         for (; i + QK8_0 <= n; i += QK8_0, blk++) {
             __m256 d = _mm256_set1_ps(_cvtsh_ss(blk->d));
+            #pragma GCC unroll 8
             for (int j = 0; j < QK8_0; j += 8) {
                 __m128i q = _mm_loadl_epi64((const __m128i *)(blk->qs + j));
                 _mm256_storeu_ps(dst + i + j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
@@ -427,6 +438,7 @@ typedef struct tail16 {
 ALWAYS_INLINE tail16 tail_load(const float *p, int n, float pad)
 {
     tail16 t;
+    #pragma GCC unroll 8
     for (int i = 0; i < 16; i++)
         t.v[i] = i < n ? p[i] : pad;
     return t;

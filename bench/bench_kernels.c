@@ -1,0 +1,302 @@
+/*
+ * Kernel benchmark (run by `make bench`, never asserted): GFLOP/s of
+ * actrm_matmul per weight type and ISA on the layer shapes of
+ * Qwen2.5-0.5B at 1, 16 and 512 tokens, OpenBLAS cblas_sgemm on the same
+ * weights dequantized to fp32 with the same thread count as the reference
+ * point, GB/s of weight bytes streamed at one token, and the vector ops.
+ * An int8 multiply-add counts as 2 ops, like a float one.
+ *
+ * usage: bench_kernels [--threads N] [--quick]
+ *   --quick: skips the 151936-row output head (the slow part).
+ */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels.h"
+#include "matmul.h"
+
+#define MAX_TABLES 8
+
+typedef struct shape {
+    const char *name;
+    int rows, cols;
+} shape;
+
+static const shape shapes[] = {
+    {"attn_q/o 896x896", 896, 896},
+    {"attn_k/v 128x896", 128, 896},
+    {"ffn_up 4864x896", 4864, 896},
+    {"ffn_down 896x4864", 896, 4864},
+    {"head 151936x896", 151936, 896},
+};
+static const int token_counts[] = {1, 16, 512};
+static const int wtypes[] = {GGML_TYPE_Q8_0, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_F32};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Median-free but robust enough: the best of reps after one warm-up, with
+ * reps chosen so that one configuration takes about `budget` seconds. */
+typedef void (*bench_fn)(void *ctx);
+
+static double best_time(bench_fn fn, void *ctx, double budget)
+{
+    double t0 = now();
+    fn(ctx);
+    double first = now() - t0, best = first;
+    int reps = first > budget ? 0 : (int)(budget / (first > 1e-6 ? first : 1e-6));
+    if (reps > 50)
+        reps = 50;
+    for (int r = 0; r < reps; r++) {
+        t0 = now();
+        fn(ctx);
+        double t = now() - t0;
+        if (t < best)
+            best = t;
+    }
+    return best;
+}
+
+static uint64_t rng = 88172645463325252ull;
+
+static float rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)(rng >> 40) / 8388608.0f - 1.0f;
+}
+
+typedef struct mm_ctx {
+    const actrm_kernels *k;
+    actrm_weight W;
+    const float *x;
+    int T, threads;
+    float *y;
+    void *scratch;
+} mm_ctx;
+
+static void run_matmul(void *p)
+{
+    mm_ctx *c = p;
+    actrm_matmul(c->k, &c->W, c->x, c->T, c->y, c->W.rows, c->scratch, c->threads);
+}
+
+typedef struct blas_ctx {
+    const float *W, *x;
+    float *y;
+    int N, K, T;
+} blas_ctx;
+
+static void run_sgemm(void *p)
+{
+    blas_ctx *c = p;
+    /* y[T][N] = x[T][K] * W[N][K]^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->T, c->N, c->K, 1.0f, c->x, c->K,
+                c->W, c->K, 0.0f, c->y, c->N);
+}
+
+/* The fp32 weights of one shape in every weight type. */
+typedef struct weights {
+    float *f32;
+    void *data[4]; /* indexed like wtypes */
+    size_t stride[4];
+} weights;
+
+static void make_weights(weights *w, const shape *s, const actrm_kernels *best)
+{
+    size_t n = (size_t)s->rows * s->cols;
+    w->f32 = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        w->f32[i] = rnd() * 0.05f;
+    for (int ti = 0; ti < 4; ti++) {
+        int type = wtypes[ti];
+        size_t rs = type == GGML_TYPE_Q8_0 ? (size_t)s->cols / QK8_0 * sizeof(block_q8_0)
+                  : type == GGML_TYPE_F32 ? (size_t)s->cols * 4 : (size_t)s->cols * 2;
+        w->stride[ti] = rs;
+        if (type == GGML_TYPE_F32) {
+            w->data[ti] = w->f32;
+            continue;
+        }
+        char *d = malloc(rs * s->rows);
+        #pragma omp parallel for
+        for (int r = 0; r < s->rows; r++) {
+            const float *src = w->f32 + (size_t)r * s->cols;
+            char *dst = d + (size_t)r * rs;
+            if (type == GGML_TYPE_Q8_0) {
+                best->quantize_q8_0(src, (block_q8_0 *)dst, s->cols);
+                continue;
+            }
+            for (int k = 0; k < s->cols; k++) {
+                uint16_t h = type == GGML_TYPE_F16 ? actrm_f32_to_fp16(src[k]) : actrm_f32_to_bf16(src[k]);
+                memcpy(dst + 2 * k, &h, 2);
+            }
+        }
+        w->data[ti] = d;
+    }
+    /* OpenBLAS gets exactly the values the Q8_0 kernels see */
+    #pragma omp parallel for
+    for (int r = 0; r < s->rows; r++)
+        best->row_to_f32(GGML_TYPE_Q8_0, (char *)w->data[0] + (size_t)r * w->stride[0],
+                         w->f32 + (size_t)r * s->cols, s->cols);
+}
+
+static void free_weights(weights *w)
+{
+    for (int ti = 0; ti < 4; ti++)
+        if (w->data[ti] != w->f32)
+            free(w->data[ti]);
+    free(w->f32);
+}
+
+/* True if table i's entry for slot differs from every lower table's. */
+static int distinct_gemm(const actrm_kernels *tab, int i, int slot)
+{
+    for (int j = 0; j < i; j++)
+        if (tab[j].gemm[slot] == tab[i].gemm[slot])
+            return 0;
+    return 1;
+}
+
+static void bench_matmuls(const actrm_kernels *tab, int n_tab, int threads, int quick)
+{
+    printf("\n== GEMM/GEMV via actrm_matmul, %d threads (GFLOP/s; at T=1 also GB/s of weights)\n", threads);
+    printf("%-20s %4s %-6s %-13s %9s %8s %9s\n", "shape", "T", "type", "path", "ms", "GFLOP/s", "GB/s");
+    int n_shapes = (int)(sizeof shapes / sizeof shapes[0]) - (quick ? 1 : 0);
+    for (int si = 0; si < n_shapes; si++) {
+        const shape *s = &shapes[si];
+        weights w;
+        make_weights(&w, s, &tab[n_tab - 1]);
+        int Tmax = token_counts[2];
+        float *x = malloc(sizeof(float) * Tmax * s->cols);
+        float *y = malloc(sizeof(float) * (size_t)Tmax * s->rows);
+        for (size_t i = 0; i < (size_t)Tmax * s->cols; i++)
+            x[i] = rnd();
+        void *scratch = malloc(actrm_matmul_scratch_size(Tmax, s->cols));
+        double budget = s->rows > 100000 ? 0.5 : 0.25;
+        for (int tj = 0; tj < 3; tj++) {
+            int T = token_counts[tj];
+            double flops = 2.0 * s->rows * s->cols * T;
+            for (int ti = 0; ti < 4; ti++)
+                for (int i = 0; i < n_tab; i++) {
+                    int slot = actrm_wt_slot(wtypes[ti]);
+                    if (!distinct_gemm(tab, i, slot))
+                        continue;
+                    /* the scalar reference is only timed where it is quick */
+                    if (i == 0 && (T > 1 || s->rows > 10000))
+                        continue;
+                    mm_ctx c = {&tab[i], {wtypes[ti], s->rows, s->cols, w.stride[ti], w.data[ti]},
+                                x, T, threads, y, scratch};
+                    double t = best_time(run_matmul, &c, budget);
+                    printf("%-20s %4d %-6s %-13s %9.3f %8.1f", s->name, T, ggml_type_name(wtypes[ti]),
+                           tab[i].path, 1e3 * t, flops / t * 1e-9);
+                    if (T == 1)
+                        printf(" %9.1f", (double)w.stride[ti] * s->rows / t * 1e-9);
+                    printf("\n");
+                }
+            blas_ctx b = {w.f32, x, y, s->rows, s->cols, T};
+            double t = best_time(run_sgemm, &b, budget);
+            printf("%-20s %4d %-6s %-13s %9.3f %8.1f", s->name, T, "f32", "openblas", 1e3 * t,
+                   flops / t * 1e-9);
+            if (T == 1)
+                printf(" %9.1f", 4.0 * s->rows * s->cols / t * 1e-9);
+            printf("\n");
+            fflush(stdout);
+        }
+        free(scratch);
+        free(x);
+        free(y);
+        free_weights(&w);
+    }
+}
+
+typedef struct vec_ctx {
+    const actrm_kernels *k;
+    int op, n, reps;
+    float *a, *b, *out;
+} vec_ctx;
+
+static const char *vec_names[] = {"rmsnorm", "softmax", "silu_mul", "dot", "axpy", "rope", "quantize_q8_0"};
+enum { N_VEC_OPS = 7 };
+
+static void run_vec(void *p)
+{
+    vec_ctx *c = p;
+    volatile float sink = 0;
+    for (int r = 0; r < c->reps; r++)
+        switch (c->op) {
+        case 0: c->k->rmsnorm(c->out, c->a, c->b, c->n, 1e-6f); break;
+        case 1: memcpy(c->out, c->a, sizeof(float) * c->n); c->k->softmax(c->out, c->n); break;
+        case 2: c->k->silu_mul(c->out, c->a, c->b, c->n); break;
+        case 3: sink += c->k->dot(c->a, c->b, c->n); break;
+        case 4: c->k->axpy(c->out, 0.5f, c->a, c->n); break;
+        case 5:
+            for (int h = 0; h + 64 <= c->n; h += 64)
+                c->k->rope(c->out + h, c->b, 64, 1);
+            break;
+        case 6: c->k->quantize_q8_0(c->a, (block_q8_0 *)c->out, c->n); break;
+        }
+    (void)sink;
+}
+
+static void bench_vector_ops(const actrm_kernels *tab, int n_tab)
+{
+    const int n = 4864, reps = 2000;
+    float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * n);
+    for (int i = 0; i < n; i++) {
+        a[i] = rnd() * 4;
+        b[i] = rnd();
+        out[i] = 0;
+    }
+    printf("\n== vector ops, one thread, n = %d (Gelem/s)\n%-14s", n, "op");
+    for (int i = 0; i < n_tab; i++)
+        printf(" %12s", tab[i].path);
+    printf("\n");
+    for (int op = 0; op < N_VEC_OPS; op++) {
+        printf("%-14s", vec_names[op]);
+        for (int i = 0; i < n_tab; i++) {
+            vec_ctx c = {&tab[i], op, n, reps, a, b, out};
+            double t = best_time(run_vec, &c, 0.05);
+            printf(" %12.2f", (double)n * reps / t * 1e-9);
+        }
+        printf("\n");
+    }
+    free(a);
+    free(b);
+    free(out);
+}
+
+int main(int argc, char **argv)
+{
+    int threads = omp_get_num_procs(), quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else {
+            fprintf(stderr, "usage: %s [--threads N] [--quick]\n", argv[0]);
+            return 2;
+        }
+    }
+    actrm_kernels tab[MAX_TABLES];
+    int n_tab = actrm_kernels_all(tab, MAX_TABLES);
+    openblas_set_num_threads(threads);
+    printf("actrm kernel benchmark: %d threads; paths:", threads);
+    for (int i = 0; i < n_tab; i++)
+        printf(" %s", tab[i].path);
+    printf("\nOpenBLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
+    bench_vector_ops(tab, n_tab);
+    bench_matmuls(tab, n_tab, threads, quick);
+    return 0;
+}
