@@ -18,7 +18,7 @@
 #
 # llama.cpp comes from ../shared/tools/llamacpp (setup.sh, run once, into
 # $LLREF_DIR). Everything big goes to $WORK (default /tmp/actrm-vs-llamacpp);
-# generated models are reused on the next run. Keep the machine otherwise
+# generated random models are reused on the next run (conversions are not). Keep the machine otherwise
 # idle: on 2 cores any other load spoils both engines' timings.
 set -euo pipefail
 
@@ -70,10 +70,10 @@ build_tools() {
   fi
 }
 
-# convert HF_DIR OUT.gguf TYPE: converts unless OUT is newer than the source.
+# convert HF_DIR OUT.gguf TYPE, every run, so the files are the current
+# converter's (seconds, next to the benchmarks).
 convert() {
   local src="$1" out="$2" type="$3"
-  if [ -f "$out" ] && [ "$out" -nt "$src/config.json" ]; then return 0; fi
   log "actrm convert $src -> $out ($type)"
   "$ACTRM" convert "$src" "$out" --type "$type" >"$WORK/convert.log" 2>&1 ||
     { cat "$WORK/convert.log" >&2; return 1; }
