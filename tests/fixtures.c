@@ -44,13 +44,34 @@ static char *slurp(const char *path)
     return text;
 }
 
-int32_t *fixture_prompt_ids(const char *model, int i, int *n)
+/* prompts.json of a model, parsed. */
+static cJSON *load_prompts(const char *model, char *path, size_t cap)
 {
-    char rel[256], path[512];
+    char rel[256];
     snprintf(rel, sizeof rel, "models/%s/golden/prompts.json", model);
-    char *text = slurp(fixture_path(path, sizeof path, rel));
+    char *text = slurp(fixture_path(path, cap, rel));
     cJSON *root = cJSON_Parse(text);
     free(text);
+    cr_assert(cJSON_IsArray(root), "%s: not a JSON array", path);
+    return root;
+}
+
+char *fixture_prompt_text(const char *model, int i)
+{
+    char path[512];
+    cJSON *root = load_prompts(model, path, sizeof path);
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(root, i), "text");
+    cr_assert(cJSON_IsString(text), "%s: prompt %d has no text", path, i);
+    char *out = strdup(text->valuestring);
+    cr_assert(out);
+    cJSON_Delete(root);
+    return out;
+}
+
+int32_t *fixture_prompt_ids(const char *model, int i, int *n)
+{
+    char path[512];
+    cJSON *root = load_prompts(model, path, sizeof path);
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(root, i), "ids");
     cr_assert(cJSON_IsArray(ids), "%s: prompt %d has no ids", path, i);
     *n = cJSON_GetArraySize(ids);

@@ -863,6 +863,22 @@ Test(cli, forward_writes_goldens_and_applies_patch_json)
     actrm_npy_free(&subset);
     actrm_npy_free(&ref);
     actrm_npy_free(&a);
+
+    /* The prompt's text through the model's tokenizer (no BOS added). */
+    char prompt[512];
+    fixture_tmp_path(prompt, sizeof prompt, "prompt.txt");
+    char *text = fixture_prompt_text("qwen3-tiny", 1);
+    FILE *f = fopen(prompt, "wb");
+    cr_assert(f);
+    fputs(text, f);
+    fclose(f);
+    snprintf(cmd, cap, "%s forward %s --prompt-file %s --logits-last %s 2>&1", exe, model, prompt, last);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    a = read_npy(last, 1, (int64_t[]){V});
+    expect_golden("qwen3-tiny", "p1_logits_last.npy", a.data, a.n, "cli --prompt-file");
+    actrm_npy_free(&a);
+    unlink(prompt);
+    free(text);
     free(cmd);
     free(list);
     free(ids);
@@ -879,6 +895,8 @@ Test(cli, forward_fails_with_one_line_errors)
         {"--ids 1 --patch /nonexistent/p.json", "/nonexistent/p.json"},
         {"--ids 1 --bogus", "--bogus"},
         {"--ids 1 --logits-last /nonexistent/dir/x.npy", "/nonexistent/dir/x.npy"},
+        {"--ids 1 --text hi", "exactly one"},
+        {"--prompt-file /nonexistent/p.txt", "/nonexistent/p.txt"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(cmd, sizeof cmd, "%s forward %s %s 2>&1", exe, model, cases[i][0]);
@@ -893,7 +911,7 @@ Test(cli, forward_fails_with_one_line_errors)
     cr_expect(strstr(out, "/nonexistent.gguf"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s forward --help", exe);
     cr_expect_eq(run(cmd, out, sizeof out), 0);
-    const char *options[] = {"--ids", "--logits-last", "--logits-all", "--heads", "--hidden", "--patch", "--threads"};
+    const char *options[] = {"--ids", "--text", "--prompt-file", "--special", "--logits-last", "--logits-all", "--heads", "--hidden", "--patch", "--threads"};
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
         cr_expect(strstr(out, options[i]), "--help should describe %s", options[i]);
 }

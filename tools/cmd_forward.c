@@ -1,6 +1,6 @@
-/* actrm forward: run a model on token ids and write logits, head outputs and
- * hidden states as .npy files, optionally with heads patched at the last
- * position. */
+/* actrm forward: run a model on token ids (or text, through the model's
+ * tokenizer) and write logits, head outputs and hidden states as .npy files,
+ * optionally with heads patched at the last position. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
@@ -16,7 +16,8 @@
 
 typedef struct fwd_args {
     const char *model;
-    const char *ids;
+    const char *ids, *text, *prompt_file; /* exactly one is set */
+    int special;                          /* add BOS/EOS when encoding text */
     const char *logits_last, *logits_all, *heads, *hidden, *patch;
     int n_threads;
 } fwd_args;
@@ -31,11 +32,17 @@ typedef struct patch_file {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: actrm forward MODEL.gguf --ids 1,2,3 [options]\n\n"
-            "Runs the model on the token ids in one batch (no BOS is added) and writes\n"
-            "little-endian float32 .npy files.\n\n"
-            "options:\n"
-            "  --ids LIST          comma-separated token ids (required)\n"
+            "usage: actrm forward MODEL.gguf (--ids 1,2,3 | --text T | --prompt-file F) [options]\n\n"
+            "Runs the model on the tokens in one batch and writes little-endian float32\n"
+            "(.npy) files. T is the number of tokens.\n\n"
+            "input (exactly one):\n"
+            "  --ids LIST          comma-separated token ids, used as they are\n"
+            "  --text T            text, encoded with the model's tokenizer\n"
+            "  --prompt-file F     the text of file F, encoded likewise\n"
+            "  --special           with --text/--prompt-file: add BOS/EOS as the tokenizer's\n"
+            "                      post-processor does (default: none added; special tokens\n"
+            "                      written in the text are still recognised)\n\n"
+            "outputs and options:\n"
             "  --logits-last F     logits at the last position, shape [V]\n"
             "  --logits-all F      logits at every position, shape [T, V]\n"
             "  --heads F           every head's output z (input of o_proj), shape [L, T, H, hd]\n"
@@ -65,7 +72,7 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
 static int parse_args(int argc, char **argv, fwd_args *a)
 {
     struct { const char *name; const char **dst; } opts[] = {
-        {"--ids", &a->ids}, {"--logits-last", &a->logits_last}, {"--logits-all", &a->logits_all},
+        {"--ids", &a->ids}, {"--text", &a->text}, {"--prompt-file", &a->prompt_file}, {"--logits-last", &a->logits_last}, {"--logits-all", &a->logits_all},
         {"--heads", &a->heads}, {"--hidden", &a->hidden}, {"--patch", &a->patch},
     };
     memset(a, 0, sizeof *a);
@@ -85,7 +92,9 @@ static int parse_args(int argc, char **argv, fwd_args *a)
             }
         if (known)
             continue;
-        if (strcmp(arg, "--threads") == 0 && i + 1 < argc) {
+        if (strcmp(arg, "--special") == 0) {
+            a->special = 1;
+        } else if (strcmp(arg, "--threads") == 0 && i + 1 < argc) {
             char *end;
             long n = strtol(argv[++i], &end, 10);
             if (*end || end == argv[i] || n < 0 || n > 4096)
@@ -99,8 +108,10 @@ static int parse_args(int argc, char **argv, fwd_args *a)
     }
     if (!a->model)
         return fail("missing MODEL.gguf (see actrm forward --help)"), -1;
-    if (!a->ids)
-        return fail("missing --ids (see actrm forward --help)"), -1;
+    if (!!a->ids + !!a->text + !!a->prompt_file != 1)
+        return fail("give exactly one of --ids, --text, --prompt-file (see actrm forward --help)"), -1;
+    if (a->special && a->ids)
+        return fail("--special applies to --text/--prompt-file, not --ids"), -1;
     return 0;
 }
 
@@ -169,6 +180,31 @@ static char *read_text(const char *path)
     }
     buf[len] = '\0';
     return buf;
+}
+
+/* The batch's tokens: --ids as given, or the text encoded by the model's
+ * tokenizer. */
+static int load_tokens(const fwd_args *a, int32_t **ids, int *n)
+{
+    if (a->ids)
+        return parse_ids(a->ids, ids, n);
+    char *file_text = NULL;
+    if (a->prompt_file && !(file_text = read_text(a->prompt_file)))
+        return fail("%s: cannot read: %s", a->prompt_file, strerror(errno));
+    const char *text = a->text ? a->text : file_text;
+    actrm_tokenizer *tok = NULL;
+    size_t n_ids = 0;
+    int rc = 0;
+    if (actrm_tokenizer_init(&tok, a->model))
+        rc = fail("%s", tok ? actrm_tokenizer_errmsg(tok) : "out of memory");
+    else if (actrm_tokenizer_encode(tok, text, strlen(text), a->special ? ACTRM_ENCODE_ADD_SPECIAL : 0, ids, &n_ids))
+        rc = fail("%s", actrm_tokenizer_errmsg(tok));
+    else if (n_ids < 1 || n_ids > INT_MAX)
+        rc = fail("%s: the text encodes to %zu tokens", a->text ? "--text" : a->prompt_file, n_ids);
+    *n = (int)n_ids;
+    actrm_tokenizer_free(tok);
+    free(file_text);
+    return rc;
 }
 
 static int parse_patch_heads(const char *path, const cJSON *heads, const actrm_model_info *in, patch_file *pf)
@@ -353,7 +389,7 @@ int cmd_forward(int argc, char **argv)
     actrm_session *sess = NULL;
     patch_file pf = {0};
     fwd_out out = {0};
-    rc = parse_ids(a.ids, &ids, &T);
+    rc = load_tokens(&a, &ids, &T);
     if (rc == 0 && actrm_model_init(&model, a.model))
         rc = fail("%s", model ? actrm_model_errmsg(model) : "out of memory");
     const actrm_model_info *in = rc ? NULL : actrm_model_get_info(model);
