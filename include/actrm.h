@@ -82,7 +82,9 @@ typedef struct actrm_model_info {
     int n_vocab;          /* V */
     int n_ctx_train;      /* context length the model was trained with */
     int weight_type;      /* dominant weight type: 0 F32, 1 F16, 8 Q8_0, 30 BF16 */
-    uint64_t content_hash;/* hash of tensor bytes, identifies the weights */
+    uint64_t content_hash;/* identifies the weights: 64-bit FNV-1a over every
+                             tensor's name, type, shape and a strided sample
+                             of its bytes (cheap: no full read of the file) */
 } actrm_model_info;
 
 /* Opens and maps a GGUF model file read-only and checks every tensor it
