@@ -14,7 +14,8 @@
 #    for every (file, test) runs `actrm bench` then llama.cpp in its default
 #    mode and in its plain mode (--no-extra-bufts), one fresh process each,
 #    --rounds times in alternation. The table gives the median tok/s over all
-#    timed reps of all rounds and the ratio actrm / llama.cpp.
+#    timed reps of all rounds and the ratio actrm / llama.cpp; every sample
+#    is kept in $WORK/results/table.json.
 #
 # llama.cpp comes from ../shared/tools/llamacpp (setup.sh, run once, into
 # $LLREF_DIR). Everything big goes to $WORK (default /tmp/actrm-vs-llamacpp);
@@ -218,6 +219,8 @@ for p in sorted(glob.glob(f"{res}/llama.*.json")):
         r[row["mode"]] += row["samples"]
         r["rss"][row["mode"]] = max(r["rss"].get(row["mode"], 0), row["peak_rss_mib"])
 med = lambda v: statistics.median(v) if v else float("nan")
+json.dump([dict(model=m, test=t, **{k: r[k] for k in ("actrm", "default", "plain", "rss")})
+           for (m, t), r in sorted(rows.items())], open(f"{res}/table.json", "w"), indent=1)
 print(f"\nactrm vs llama.cpp, {threads} threads, tok/s median over all timed reps (ratio = actrm / llama.cpp)")
 hdr = f"{'model':22s} {'test':6s} {'actrm':>9s} {'llama':>9s} {'ratio':>6s} {'plain':>9s} {'ratio':>6s}   peak RSS MiB actrm/llama/plain"
 print(hdr); print("-" * len(hdr))
