@@ -28,7 +28,7 @@ static int steer_alloc(actrm_steer *s, int L, int H, int hd)
 }
 
 /* Points the public info strings at the owned copies. */
-static void steer_sync_info(actrm_steer *s)
+void steer_sync_info(actrm_steer *s)
 {
     s->info.model_name = s->model_name ? s->model_name : "";
     s->info.template_text = s->template_text ? s->template_text : "";
@@ -318,18 +318,46 @@ int actrm_steer_init(actrm_steer **out, const char *path)
 
 /* ------------------------------------------------------------ extraction -- */
 
+/* sum [L, H, hd] += z at the last token of prompt ids[0..n). */
+static int add_last_z(actrm_judge *j, const int32_t *ids, int n, double *sum)
+{
+    size_t zn = (size_t)j->n_layer * j->n_head * j->head_dim;
+    int st = judge_eval_last(j, ids, n, 1, NULL, 1);
+    /* With one branch, heads [L, 1, H, hd] is laid out as [L, H, hd]. */
+    for (size_t i = 0; i < zn && !st; i++)
+        sum[i] += j->heads[i];
+    return st;
+}
+
+int steer_mean_of_ids(actrm_judge *j, const int32_t *const *ids, const int *n, int count,
+                      float *mean_z)
+{
+    size_t zn = (size_t)j->n_layer * j->n_head * j->head_dim;
+    double *sum = calloc(zn, sizeof *sum); /* [L, H, hd] */
+    if (!sum)
+        return actrm_error_set(&j->err, ACTRM_ERR_NOMEM, "extract: out of memory");
+    int st = count > 0 ? ACTRM_OK : actrm_error_set(&j->err, ACTRM_ERR_ARG, "extract: no prompts");
+    for (int m = 0; m < count && !st; m++)
+        st = add_last_z(j, ids[m], n[m], sum);
+    for (size_t i = 0; i < zn && !st; i++)
+        mean_z[i] = (float)(sum[i] / count);
+    free(sum);
+    return st;
+}
+
 int steer_mean_of_prompts(actrm_judge *j, const actrm_example *examples, const size_t *query,
                           const size_t *shots, int k, int n_prompts, float *mean_z,
                           const actrm_steer_options *opt)
 {
     size_t zn = (size_t)j->n_layer * j->n_head * j->head_dim;
     double *sum = calloc(zn, sizeof *sum); /* [L, H, hd] */
-    actrm_example *sh = calloc((size_t)(k > 0 ? k : 1), sizeof *sh);
+    actrm_example *sh = calloc((size_t)(k > 0 ? k : 1), sizeof *sh); /* [k] */
     if (!sum || !sh) {
         free(sum), free(sh);
         return actrm_error_set(&j->err, ACTRM_ERR_NOMEM, "extract: out of memory");
     }
-    int st = ACTRM_OK;
+    int st = n_prompts > 0 ? ACTRM_OK
+                           : actrm_error_set(&j->err, ACTRM_ERR_ARG, "extract: no prompts");
     for (int m = 0; m < n_prompts && !st; m++) {
         for (int i = 0; i < k; i++)
             sh[i] = examples[shots[(size_t)m * k + i]];
@@ -338,11 +366,8 @@ int steer_mean_of_prompts(actrm_judge *j, const actrm_example *examples, const s
         int n = 0;
         st = judge_tokens(j, sh, (size_t)k, q->prompt, q->response, &ids, &n);
         if (!st)
-            st = judge_eval_last(j, ids, n, 1, NULL, 1);
+            st = add_last_z(j, ids, n, sum);
         free(ids);
-        /* With one branch, heads [L, 1, H, hd] is laid out as [L, H, hd]. */
-        for (size_t i = 0; i < zn && !st; i++)
-            sum[i] += j->heads[i];
         if (!st && opt && opt->progress)
             opt->progress(opt->progress_ctx, "extract", m + 1, n_prompts);
     }

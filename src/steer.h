@@ -114,6 +114,9 @@ struct actrm_steer {
 
 /* An empty steering handle shaped for the judge's model and template. */
 int steer_new(actrm_steer **out, const actrm_judge *j);
+/* Recomputes the derived info fields (n_selected, has_sav, strings) after
+ * the arrays changed. */
+void steer_sync_info(actrm_steer *s);
 /* ACTRM_OK if steer matches the judge's model, template and answer tokens;
  * else ACTRM_ERR_MISMATCH in j->err. */
 int steer_check_judge(actrm_judge *j, const actrm_steer *steer);
@@ -127,6 +130,10 @@ int steer_patches(const actrm_steer *s, const float *mask, actrm_head_patch *pat
 int steer_mean_of_prompts(actrm_judge *j, const actrm_example *examples,
                           const size_t *query, const size_t *shots, int k, int n_prompts,
                           float *mean_z, const actrm_steer_options *opt);
+
+/* Mean z at the last token of `count` prompts given as token ids. */
+int steer_mean_of_ids(actrm_judge *j, const int32_t *const *ids, const int *n, int count,
+                      float *mean_z);
 
 /* ------------------------------------------------------------- REINFORCE -- */
 
