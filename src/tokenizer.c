@@ -180,6 +180,30 @@ static int build_model_vocab(actrm_tokenizer *tok)
     return ACTRM_OK;
 }
 
+/* True if U+2581 occurs in s after some other character. */
+static int meta_inside(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 3 <= n; i++)
+        if (memcmp(s + i, "\xE2\x96\x81", 3) == 0) {
+            if (i > 0 && (i < 3 || memcmp(s + i - 3, "\xE2\x96\x81", 3) != 0))
+                return 1;
+            i += 2;
+        }
+    return 0;
+}
+
+/* Whether SentencePiece text may be cut into words (see tok_bpe_encode). */
+static int can_split_words(const actrm_tokenizer *tok)
+{
+    if (tok->pipe.byte_level || tok->pipe.n_pre || tok->ignore_merges ||
+        tok_map_get(&tok->model_vocab, "\xE2\x96\x81", 3) < 0)
+        return 0;
+    for (int32_t i = 0; i < tok->n_vocab; i++)
+        if (is_model_token(tok, i) && meta_inside(tok->piece[i], tok->piece_len[i]))
+            return 0;
+    return 1;
+}
+
 static void find_byte_ids(actrm_tokenizer *tok)
 {
     for (int b = 0; b < 256; b++) {
@@ -530,6 +554,7 @@ static int apply_config(actrm_tokenizer *tok, const actrm_gguf *g, const tok_con
     if ((rc = build_tries(tok)) || (rc = build_model_vocab(tok)))
         return rc;
     find_byte_ids(tok);
+    tok->spm_word_split = can_split_words(tok);
     if (gguf_find_kv(g, "tokenizer.ggml.merges"))
         rc = load_merges(tok, g);
     else if (tok->pipe.byte_level)
@@ -654,7 +679,7 @@ static int encode_pieces(actrm_tokenizer *tok, const char *s, size_t n, int at_s
     if (tok_pretokenize(tok, s, n, at_start, &sc->pieces))
         return -1;
     for (size_t i = 0; i < sc->pieces.n; i++)
-        if (tok_bpe_encode_piece(tok, sc->pieces.buf.p + sc->pieces.span[i].off, sc->pieces.span[i].len, out))
+        if (tok_bpe_encode(tok, sc->pieces.buf.p + sc->pieces.span[i].off, sc->pieces.span[i].len, out))
             return -1;
     return 0;
 }

@@ -271,3 +271,27 @@ int tok_bpe_encode_piece(actrm_tokenizer *tok, const char *s, size_t n, tok_ids 
         cache_put(c, s, n, out->p + before, out->len - before);
     return 0;
 }
+
+/* In a SentencePiece vocabulary (checked at load: tok->spm_word_split) no
+ * token has U+2581 right after another character, so no merge crosses a
+ * point where a U+2581 follows a non-U+2581 character. The text (one
+ * piece, as there is no pre-tokenizer) is split into words there and each
+ * word is merged and cached alone, which gives the same ids. */
+int tok_bpe_encode(actrm_tokenizer *tok, const char *s, size_t n, tok_ids *out)
+{
+    static const char meta[] = "\xE2\x96\x81";
+    if (!tok->spm_word_split)
+        return tok_bpe_encode_piece(tok, s, n, out);
+    size_t start = 0;
+    for (size_t i = 3; i + 3 <= n; i++) {
+        if (memcmp(s + i, meta, 3) != 0)
+            continue;
+        if (memcmp(s + i - 3, meta, 3) != 0) {
+            if (tok_bpe_encode_piece(tok, s + start, i - start, out))
+                return -1;
+            start = i;
+        }
+        i += 2;
+    }
+    return tok_bpe_encode_piece(tok, s + start, n - start, out);
+}

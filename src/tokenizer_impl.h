@@ -274,6 +274,7 @@ struct actrm_tokenizer {
     int32_t byte_id[256];      /* id of each single byte (-1 if none) */
     int32_t unk_id;
     int fuse_unk, byte_fallback, ignore_merges;
+    int spm_word_split;        /* see tok_bpe_encode */
 
     tok_pipeline pipe;
 
@@ -311,6 +312,9 @@ int tok_added_split(const actrm_tokenizer *tok, const tok_trie *trie,
 
 /* tokenizer_bpe.c */
 int tok_bpe_encode_piece(actrm_tokenizer *tok, const char *s, size_t n, tok_ids *out);
+/* Like tok_bpe_encode_piece, splitting SentencePiece text into words first
+ * when that cannot change the result (spm_word_split). */
+int tok_bpe_encode(actrm_tokenizer *tok, const char *s, size_t n, tok_ids *out);
 void tok_cache_free(tok_cache *c);
 
 /* tokenizer_decode.c */

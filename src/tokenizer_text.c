@@ -166,7 +166,28 @@ static int all_ascii(const char *s, size_t n)
     return 1;
 }
 
-static int unicode_form(int kind, const char *s, size_t n, tok_buf *out)
+/* A character NFC might change or combine with its neighbour: a mark or
+ * other non-starter, a Hangul vowel/trailing jamo, or anything with a
+ * canonical decomposition (precomposed Hangul syllables aside, which only
+ * combine with a following trailing jamo). Every second element of a
+ * canonical composition is a mark (Mn/Mc) or such a jamo. */
+static int nfc_sensitive(uint32_t cp)
+{
+    if (cp < 0x80)
+        return 0;
+    const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);
+    if (p->combining_class || p->category == UTF8PROC_CATEGORY_MN || p->category == UTF8PROC_CATEGORY_MC ||
+        p->category == UTF8PROC_CATEGORY_ME || (cp >= 0x1160 && cp <= 0x11FF))
+        return 1;
+    if (cp >= 0xAC00 && cp <= 0xD7A3)
+        return 0;
+    utf8proc_int32_t d[4];
+    int boundclass = 0;
+    utf8proc_ssize_t k = utf8proc_decompose_char((utf8proc_int32_t)cp, d, 4, UTF8PROC_DECOMPOSE, &boundclass);
+    return k != 1 || d[0] != (utf8proc_int32_t)cp;
+}
+
+static int map_form(int kind, const char *s, size_t n, tok_buf *out)
 {
     static const int opts[] = {
         [NORM_NFC] = UTF8PROC_STABLE | UTF8PROC_COMPOSE,
@@ -174,8 +195,6 @@ static int unicode_form(int kind, const char *s, size_t n, tok_buf *out)
         [NORM_NFKC] = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT,
         [NORM_NFKD] = UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT,
     };
-    if (all_ascii(s, n)) /* ASCII is invariant under every normal form */
-        return tok_buf_append(out, s, n);
     utf8proc_uint8_t *res = NULL;
     utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &res,
                                         (utf8proc_option_t)opts[kind]);
@@ -184,6 +203,43 @@ static int unicode_form(int kind, const char *s, size_t n, tok_buf *out)
     int rc = tok_buf_append(out, res, (size_t)len);
     free(res);
     return rc;
+}
+
+/* NFC only where it can change something: each run of sensitive
+ * characters together with the starter before it. Two adjacent insensitive
+ * characters never interact under NFC, so the text between runs is copied
+ * as is. This keeps NFC cheap on text that is already composed. */
+static int nfc(const char *s, size_t n, tok_buf *out)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t copied = 0, prev_start = 0, i = 0;
+    while (i < n) {
+        uint32_t cp;
+        int k = tok_utf8_next(u + i, n - i, &cp);
+        if (!k || !nfc_sensitive(cp)) {
+            prev_start = i;
+            i += k ? (size_t)k : 1;
+            continue;
+        }
+        size_t start = i > 0 && prev_start >= copied ? prev_start : i, end = i;
+        while (end < n) {
+            k = tok_utf8_next(u + end, n - end, &cp);
+            if (!k || !nfc_sensitive(cp))
+                break;
+            end += (size_t)k;
+        }
+        if (tok_buf_append(out, s + copied, start - copied) || map_form(NORM_NFC, s + start, end - start, out))
+            return -1;
+        copied = prev_start = i = end;
+    }
+    return tok_buf_append(out, s + copied, n - copied);
+}
+
+static int unicode_form(int kind, const char *s, size_t n, tok_buf *out)
+{
+    if (all_ascii(s, n)) /* ASCII is invariant under every normal form */
+        return tok_buf_append(out, s, n);
+    return kind == NORM_NFC ? nfc(s, n, out) : map_form(kind, s, n, out);
 }
 
 static int lowercase(const char *s, size_t n, tok_buf *out)

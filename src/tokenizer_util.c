@@ -415,32 +415,28 @@ int tok_is_word_char(uint32_t cp)
 
 /* -------------------------------------------------------- GPT-2 bytes -- */
 
-/* Printable Latin-1 bytes stand for themselves; the other 68 bytes are
- * mapped, in byte order, to U+0100 onwards (GPT-2's bytes_to_unicode). */
-static int byte_is_printable(unsigned b)
-{
-    return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
-}
-
+/* Printable Latin-1 bytes stand for themselves; the other 68 bytes
+ * (0x00-0x20, 0x7F-0xA0, 0xAD) are mapped in byte order to U+0100..U+0143
+ * (GPT-2's bytes_to_unicode). */
 uint32_t tok_byte_to_cp(unsigned char b)
 {
-    if (byte_is_printable(b))
-        return b;
-    uint32_t k = 0;
-    for (unsigned i = 0; i < b; i++)
-        k += !byte_is_printable(i);
-    return 256 + k;
+    if (b <= 0x20)
+        return 256u + b;
+    if (b >= 0x7F && b <= 0xA0)
+        return 256u + 33 + (b - 0x7Fu);
+    if (b == 0xAD)
+        return 256u + 67;
+    return b;
 }
 
 int tok_cp_to_byte(uint32_t cp)
 {
     if (cp < 256)
-        return byte_is_printable(cp) ? (int)cp : -1;
-    if (cp >= 256 + 68)
-        return -1;
+        return tok_byte_to_cp((unsigned char)cp) == cp ? (int)cp : -1;
     uint32_t k = cp - 256;
-    for (unsigned b = 0; b < 256; b++)
-        if (!byte_is_printable(b) && k-- == 0)
-            return (int)b;
-    return -1;
+    if (k < 33)
+        return (int)k;
+    if (k < 67)
+        return (int)(0x7F + k - 33);
+    return k == 67 ? 0xAD : -1;
 }

@@ -17,6 +17,7 @@
 #include "fixtures.h"
 #include "gguf.h"
 #include "tokenizer.h"
+#include "tokenizer_impl.h"
 
 #define TOK_DIR FIXTURES_DIR "/tokenizer"
 
@@ -395,6 +396,59 @@ Test(tokenizer, one_megabyte_single_line)
         actrm_tokenizer_free(tok);
     }
     free(text);
+}
+
+/* One 1 MB word: a single BPE piece of 2^20 symbols (the merge heap's
+ * worst case). The golden row of 72 'a's is nine "aaaaaaaa" tokens, so
+ * with equal ranks merged leftmost first any multiple of 8 gives the same
+ * blocks. */
+Test(tokenizer, one_megabyte_single_word)
+{
+    static const struct {
+        const char *name;
+        int32_t block8;
+    } cases[] = {{"qwen3", 69440}, {"llama3", 70540}, {"spm32k", -1}};
+    size_t len = 1u << 20;
+    char *text = malloc(len + 1);
+    memset(text, 'a', len);
+    text[len] = 0;
+    for (size_t c = 0; c < 3; c++) {
+        actrm_tokenizer *tok = fixture_tok(cases[c].name);
+        int32_t *ids;
+        size_t n;
+        encode(tok, text, len, 0, &ids, &n);
+        if (cases[c].block8 >= 0) {
+            int ok = n == len / 8;
+            for (size_t i = 0; ok && i < n; i++)
+                ok = ids[i] == cases[c].block8;
+            cr_expect(ok, "%s: %zu ids, expected %zu x %d", cases[c].name, n, len / 8, cases[c].block8);
+        }
+        char *back;
+        size_t blen;
+        cr_assert_eq(actrm_tokenizer_decode(tok, ids, n, &back, &blen), ACTRM_OK);
+        cr_expect(blen == len && memcmp(back, text, len) == 0, "%s: decode(encode(x)) != x", cases[c].name);
+        free(back);
+        free(ids);
+        actrm_tokenizer_free(tok);
+    }
+    free(text);
+}
+
+/* GPT-2's byte map: printable Latin-1 stands for itself, the 68 other
+ * bytes take U+0100.. in order (so ' ' is U+0120 'Ġ', '\n' U+010A 'Ċ'). */
+Test(tokenizer, gpt2_byte_map)
+{
+    cr_expect_eq(tok_byte_to_cp(' '), 0x120u);
+    cr_expect_eq(tok_byte_to_cp('\n'), 0x10Au);
+    cr_expect_eq(tok_byte_to_cp('A'), (uint32_t)'A');
+    cr_expect_eq(tok_byte_to_cp(0xAD), 0x143u);
+    cr_expect_eq(tok_byte_to_cp(0xFF), 0xFFu);
+    int hits = 0;
+    for (uint32_t cp = 0; cp < 0x200; cp++)
+        hits += tok_cp_to_byte(cp) >= 0;
+    cr_expect_eq(hits, 256, "the map is a bijection onto 256 code points");
+    for (int b = 0; b < 256; b++)
+        cr_expect_eq(tok_cp_to_byte(tok_byte_to_cp((unsigned char)b)), b);
 }
 
 /* Ids of the added tokens as listed in each tokenizer.json. */
