@@ -1,12 +1,104 @@
-/* actrm detokenize (placeholder until implemented). */
+/* actrm detokenize MODEL.gguf --ids 1,2,3 */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "actrm.h"
 #include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: actrm detokenize MODEL.gguf --ids 1,2,3\n\n"
+            "Prints the text of token ids with the tokenizer stored in MODEL.gguf, as\n"
+            "Hugging Face's decode does (special tokens kept), exactly, with no newline\n"
+            "added. Ids may be separated by commas or spaces, and may be given as the JSON\n"
+            "array `actrm tokenize --json` prints. Bytes that do not form valid UTF-8 (a\n"
+            "character cut between ids) are printed as U+FFFD.\n\n"
+            "options:\n"
+            "  --ids LIST  the token ids\n"
+            "  -h, --help  show this help\n");
+}
+
+/* Parses "1,2, 3" or "[1,2,3]" into a malloc'ed array. On error prints a
+ * message naming the bad item and returns NULL. */
+static int32_t *parse_ids(const char *list, size_t *n)
+{
+    size_t cap = 16;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    *n = 0;
+    const char *p = list;
+    while (ids) {
+        while (*p == ' ' || *p == ',' || *p == '[' || *p == ']' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p)
+            return ids;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < INT32_MIN || v > INT32_MAX ||
+            (*end && !strchr(" ,[]\t\n", *end))) {
+            fprintf(stderr, "actrm detokenize: --ids item %zu ('%.*s') is not an integer\n", *n + 1,
+                    (int)strcspn(p, " ,[]\t\n"), p);
+            free(ids);
+            return NULL;
+        }
+        if (*n == cap) {
+            int32_t *bigger = realloc(ids, (cap *= 2) * sizeof *ids);
+            if (!bigger)
+                free(ids);
+            ids = bigger;
+            if (!ids)
+                break;
+        }
+        ids[(*n)++] = (int32_t)v;
+        p = end;
+    }
+    fprintf(stderr, "actrm detokenize: out of memory\n");
+    return NULL;
+}
 
 int cmd_detokenize(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "actrm detokenize: not implemented yet\n");
-    return 2;
+    const char *model = NULL, *list = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--ids") == 0 && i + 1 < argc) {
+            list = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "actrm detokenize: unknown or incomplete option '%s' (see actrm detokenize --help)\n",
+                    argv[i]);
+            return 2;
+        } else if (!model) {
+            model = argv[i];
+        } else {
+            fprintf(stderr, "actrm detokenize: unexpected argument '%s' (see actrm detokenize --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!model || !list) {
+        fprintf(stderr, "actrm detokenize: expected MODEL.gguf and --ids (see actrm detokenize --help)\n");
+        return 2;
+    }
+    size_t n;
+    int32_t *ids = parse_ids(list, &n);
+    if (!ids)
+        return 2;
+    actrm_tokenizer *tok = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = actrm_tokenizer_init(&tok, model);
+    if (!rc)
+        rc = actrm_tokenizer_decode(tok, ids, n, &text, &len);
+    if (rc)
+        fprintf(stderr, "actrm detokenize: %s\n", tok ? actrm_tokenizer_errmsg(tok) : actrm_status_string(rc));
+    else
+        fwrite(text, 1, len, stdout);
+    free(text);
+    free(ids);
+    actrm_tokenizer_free(tok);
+    return rc ? 1 : 0;
 }

@@ -1,12 +1,114 @@
-/* actrm tokenize (placeholder until implemented). */
+/* actrm tokenize MODEL.gguf (--text T | --file F) [--special] [--json] */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "actrm.h"
 #include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: actrm tokenize MODEL.gguf (--text T | --file F) [--special] [--json]\n\n"
+            "Prints the token ids of a text with the tokenizer stored in MODEL.gguf, the same\n"
+            "ids Hugging Face's tokenizer gives. Special tokens written in the text (such as\n"
+            "<|im_start|>) are recognised. Bytes that are not valid UTF-8 are read as U+FFFD.\n\n"
+            "options:\n"
+            "  --text T    the text to encode\n"
+            "  --file F    encode the bytes of file F as they are (- for standard input)\n"
+            "  --special   add BOS/EOS as the tokenizer's post-processor does\n"
+            "  --json      print one JSON array of ids on one line\n"
+            "              (default: the ids on one line, separated by spaces)\n"
+            "  -h, --help  show this help\n");
+}
+
+/* Reads all of path ("-" is stdin) into a malloc'ed buffer. */
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (!bigger)
+                free(buf);
+            buf = bigger;
+        }
+    }
+    int bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static void print_ids(const int32_t *ids, size_t n, int json)
+{
+    if (json)
+        putchar('[');
+    for (size_t i = 0; i < n; i++)
+        printf(i ? (json ? ",%d" : " %d") : "%d", ids[i]);
+    if (json)
+        putchar(']');
+    putchar('\n');
+}
 
 int cmd_tokenize(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "actrm tokenize: not implemented yet\n");
-    return 2;
+    const char *model = NULL, *text = NULL, *file = NULL;
+    int special = 0, json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--text") == 0 && i + 1 < argc) {
+            text = argv[++i];
+        } else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
+            file = argv[++i];
+        } else if (strcmp(argv[i], "--special") == 0) {
+            special = 1;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "actrm tokenize: unknown or incomplete option '%s' (see actrm tokenize --help)\n", argv[i]);
+            return 2;
+        } else if (!model) {
+            model = argv[i];
+        } else {
+            fprintf(stderr, "actrm tokenize: unexpected argument '%s' (see actrm tokenize --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!model || !text == !file) {
+        fprintf(stderr, "actrm tokenize: expected MODEL.gguf and one of --text or --file (see actrm tokenize --help)\n");
+        return 2;
+    }
+    size_t len = text ? strlen(text) : 0;
+    char *data = NULL;
+    if (file && !(data = read_all(file, &len))) {
+        fprintf(stderr, "actrm tokenize: cannot read %s\n", file);
+        return 1;
+    }
+    actrm_tokenizer *tok = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = actrm_tokenizer_init(&tok, model);
+    if (!rc)
+        rc = actrm_tokenizer_encode(tok, text ? text : data, len, special ? ACTRM_ENCODE_ADD_SPECIAL : 0, &ids, &n);
+    if (rc)
+        fprintf(stderr, "actrm tokenize: %s\n", tok ? actrm_tokenizer_errmsg(tok) : actrm_status_string(rc));
+    else
+        print_ids(ids, n, json);
+    free(ids);
+    free(data);
+    actrm_tokenizer_free(tok);
+    return rc ? 1 : 0;
 }
