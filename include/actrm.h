@@ -189,12 +189,20 @@ enum {
 
 /* Encodes len bytes of text (need not be NUL-terminated). Added/special
  * tokens written in the text are recognised. Invalid UTF-8 never fails:
- * each bad byte is read as U+FFFD, as Hugging Face does. *ids is malloc'ed. */
+ * each maximal ill-formed subsequence (a stray byte, a truncated sequence;
+ * overlong forms and surrogates byte by byte) is read as one U+FFFD, which
+ * is the text Python's bytes.decode("utf-8", errors="replace") hands to a
+ * Hugging Face tokenizer. *ids is malloc'ed (non-NULL even when *n_ids
+ * is 0). */
 int actrm_tokenizer_encode(actrm_tokenizer *tok, const char *text, size_t len,
                            int flags, int32_t **ids, size_t *n_ids);
 
-/* Decodes ids to text, keeping special tokens. *text is malloc'ed and
- * NUL-terminated; *len excludes the NUL. */
+/* Decodes ids to text, keeping special tokens, as Hugging Face's decode
+ * does (including clean_up_tokenization_spaces when the tokenizer sets it).
+ * The text is always valid UTF-8: bytes that do not form a character (e.g.
+ * a character cut between ids) become U+FFFD. An id outside
+ * 0..n_vocab-1 is ACTRM_ERR_ARG. *text is malloc'ed and NUL-terminated;
+ * *len (may be NULL) excludes the NUL. */
 int actrm_tokenizer_decode(actrm_tokenizer *tok, const int32_t *ids,
                            size_t n_ids, char **text, size_t *len);
 

@@ -99,13 +99,14 @@ int tok_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 int tok_utf8_encode(uint32_t cp, char out[4]);
 /* Length of the next code point, treating an invalid byte as length 1. */
 int tok_utf8_len(const unsigned char *s, size_t n);
-/* Appends s with every byte that is not part of a valid UTF-8 sequence
- * replaced by U+FFFD. Returns 1 if s was valid (nothing appended), 0 if a
- * sanitized copy was appended to out, -1 when out of memory. */
-int tok_utf8_sanitize(const char *s, size_t n, tok_buf *out);
 /* Appends s with each maximal invalid subsequence replaced by U+FFFD
- * (the WHATWG / Rust from_utf8_lossy rule), for decoded byte strings. */
+ * (Unicode's "maximal subpart" practice: Python's errors="replace", Rust's
+ * from_utf8_lossy, WHATWG). */
 int tok_utf8_append_lossy(tok_buf *out, const char *s, size_t n);
+/* Returns 1 if s is valid UTF-8 (nothing appended), else appends the
+ * tok_utf8_append_lossy copy of s to out and returns 0; -1 when out of
+ * memory. */
+int tok_utf8_sanitize(const char *s, size_t n, tok_buf *out);
 int tok_is_whitespace(uint32_t cp); /* Unicode White_Space */
 int tok_is_word_char(uint32_t cp);  /* alphanumeric or '_' */
 

@@ -318,36 +318,6 @@ int tok_utf8_encode(uint32_t cp, char out[4])
 
 static const char replacement_char[] = "\xEF\xBF\xBD";
 
-/* Scans for the first invalid byte quickly (ASCII runs), so valid input
- * costs no copy. */
-int tok_utf8_sanitize(const char *s, size_t n, tok_buf *out)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    uint32_t cp;
-    while (i < n) {
-        if (u[i] < 0x80) {
-            i++;
-            continue;
-        }
-        int k = tok_utf8_next(u + i, n - i, &cp);
-        if (!k)
-            break;
-        i += (size_t)k;
-    }
-    if (i == n)
-        return 1;
-    if (tok_buf_reserve(out, n + n / 2 + 8) || tok_buf_append(out, s, i))
-        return -1;
-    while (i < n) {
-        int k = tok_utf8_next(u + i, n - i, &cp);
-        if (k ? tok_buf_append(out, s + i, (size_t)k) : tok_buf_append(out, replacement_char, 3))
-            return -1;
-        i += k ? (size_t)k : 1;
-    }
-    return 0;
-}
-
 /* Length of the maximal subpart of an ill-formed sequence at s: the longest
  * prefix that could start a valid sequence (at least 1). */
 static size_t maximal_subpart(const unsigned char *s, size_t n)
@@ -375,6 +345,31 @@ static size_t maximal_subpart(const unsigned char *s, size_t n)
     while (k < n && k < need && is_cont(s[k]))
         k++;
     return k;
+}
+
+/* Scans for the first invalid byte quickly (ASCII runs), so valid input
+ * costs no copy. */
+int tok_utf8_sanitize(const char *s, size_t n, tok_buf *out)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    uint32_t cp;
+    while (i < n) {
+        if (u[i] < 0x80) {
+            i++;
+            continue;
+        }
+        int k = tok_utf8_next(u + i, n - i, &cp);
+        if (!k)
+            break;
+        i += (size_t)k;
+    }
+    if (i == n)
+        return 1;
+    if (tok_buf_reserve(out, n + n / 2 + 8) || tok_buf_append(out, s, i) ||
+        tok_utf8_append_lossy(out, s + i, n - i))
+        return -1;
+    return 0;
 }
 
 int tok_utf8_append_lossy(tok_buf *out, const char *s, size_t n)
