@@ -19,10 +19,17 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -fopenmp -Wall -Wextra -Iinclude -Isrc -Isimd
 LDLIBS  := -lcjson -lpcre2-8 -lutf8proc -lz -lm
 LDFLAGS += -fopenmp
+CRITERION_LIB := -lcriterion
 ifneq ($(CROSS),)
   # Debian multiarch: the arm64 -dev packages install under /usr/lib/aarch64-linux-gnu.
   CFLAGS  += -I/usr/include
   LDFLAGS += -L/usr/lib/aarch64-linux-gnu -Wl,-rpath-link,/usr/lib/aarch64-linux-gnu
+  # Criterion's arm64 runtime cannot be installed next to the host's; the
+  # arm part of tools/install-deps.sh unpacks it here (headers: the host's).
+  ARM_CRITERION_DIR ?= /opt/actrm-arm64
+  ARM_CRITERION_LIBDIR := $(ARM_CRITERION_DIR)/usr/lib/aarch64-linux-gnu
+  # (DT_RPATH, unlike RUNPATH, also finds libcriterion's own libnanomsg there)
+  CRITERION_LIB := -L$(ARM_CRITERION_LIBDIR) -l:libcriterion.so.3 -Wl,--disable-new-dtags,-rpath,$(ARM_CRITERION_LIBDIR)
 endif
 
 LIB_SRC  := $(wildcard src/*.c)
@@ -72,7 +79,7 @@ $(BUILD)/actrm: $(CLI_OBJ) $(BUILD)/libactrm.a
 
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(BUILD)/libactrm.a $(wildcard include/*.h src/*.h simd/*.h tests/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(TEST_HELPERS) $(BUILD)/libactrm.a $(LDFLAGS) -lcriterion $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(TEST_HELPERS) $(BUILD)/libactrm.a $(LDFLAGS) $(CRITERION_LIB) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libactrm.a
 	@mkdir -p $(dir $@)
@@ -87,6 +94,25 @@ TEST_FILTER ?= test_
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN) $(TEST_RUNNER_DEPS)
 	@tools/run-tests.sh "$(BUILD)" "$(TEST_FILTER)" $(TEST_ARGS)
+
+# ARM: the library, CLI and tests cross-built into build-aarch64/, then the
+# suite under qemu-user (through binfmt_misc, see tools/install-deps.sh)
+# twice: QEMU_CPU=max (NEON with dotprod) and cortex-a72 (ARMv8.0, no
+# dotprod: the plain NEON Q8_0 GEMM runs). Each run first checks that the
+# kernel path is the one that CPU should get.
+ARM_CROSS ?= aarch64-linux-gnu-
+ARM_CPUS  ?= max:neon+dotprod cortex-a72:neon
+test-arm:
+	@tools/install-deps.sh arm
+	@$(MAKE) --no-print-directory CROSS=$(ARM_CROSS) BUILD=build-aarch64 all \
+	  $(TEST_SRC:tests/%.c=build-aarch64/tests/%)
+	@for spec in $(ARM_CPUS); do \
+	  cpu=$${spec%%:*}; want=$${spec#*:}; \
+	  got=$$(QEMU_CPU=$$cpu build-aarch64/actrm info | sed -n 's/^kernel path: *//p'); \
+	  echo "== aarch64 under qemu -cpu $$cpu: kernel path $$got"; \
+	  [ "$$got" = "$$want" ] || { echo "test-arm: expected kernel path $$want on -cpu $$cpu"; exit 1; }; \
+	  TEST_RUNNER="env QEMU_CPU=$$cpu" tools/run-tests.sh build-aarch64 "$(TEST_FILTER)" $(TEST_ARGS) || exit 1; \
+	done
 
 bench: deps all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
