@@ -205,7 +205,6 @@ typedef struct tok_trie {
     tok_trie_node *nodes;
     size_t n, cap;
     unsigned char first[256]; /* first bytes of any content, for skipping */
-    int empty;                /* no token at all */
 } tok_trie;
 
 /* A span of the input: text (added < 0) or an added token. */

@@ -522,6 +522,129 @@ Test(tokenizer, accessors_and_padding)
     actrm_tokenizer_free(tok);
 }
 
+/* NFC (Qwen's normalizer) composes conjoining Hangul jamo and combining
+ * marks, whichever characters surround them. */
+Test(tokenizer, nfc_composes_jamo_and_marks)
+{
+    actrm_tokenizer *tok = fixture_tok("qwen3");
+    expect_same_ids(tok, "\xE1\x84\x80\xE1\x85\xA1", 6, "\xEA\xB0\x80", "U+1100 U+1161 -> U+AC00");
+    expect_same_ids(tok, "x \xEA\xB0\x80\xE1\x86\xA8!", 9, "x \xEA\xB0\x81!", "U+AC00 U+11A8 -> U+AC01");
+    expect_same_ids(tok, "ao\xCC\x88\xCC\xA3z", 7, "a\xE1\xBB\x8D\xCC\x88z", "o + U+0308 U+0323 reordered and composed");
+    expect_same_ids(tok, "\xE2\x84\xAB", 3, "\xC3\x85", "U+212B ANGSTROM SIGN -> U+00C5");
+    actrm_tokenizer_free(tok);
+}
+
+/* --------------------------------------------- synthetic tokenizers -- */
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Exports a tokenizer.json given as text and opens it. */
+static actrm_tokenizer *synthetic_tok(const char *name, const char *tokenizer_json)
+{
+    char dir[512], path[700];
+    fixture_tmp_path(dir, sizeof dir, name);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    write_text(path, tokenizer_json);
+    gguf_writer *w = gguf_writer_new();
+    actrm_error err = {0};
+    cr_assert_eq(actrm_tokenizer_export(w, dir, 0, &err), ACTRM_OK, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/tok.gguf", dir);
+    cr_assert_eq(gguf_writer_write(w, path, &err), ACTRM_OK, "%s", err.msg);
+    gguf_writer_free(w);
+    actrm_tokenizer *tok = open_tok(path);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    unlink(path);
+    rmdir(dir);
+    return tok;
+}
+
+static void expect_ids(actrm_tokenizer *tok, const char *text, const int32_t *want, size_t n_want)
+{
+    int32_t *ids;
+    size_t n;
+    encode(tok, text, strlen(text), 0, &ids, &n);
+    char *got = ids_text(ids, n);
+    cr_expect(n == n_want && memcmp(ids, want, n * sizeof *ids) == 0, "'%s' -> %s", text, got);
+    free(got);
+    free(ids);
+}
+
+#define EXPECT_IDS(tok, text, ...)                                                                   \
+    do {                                                                                             \
+        const int32_t want_[] = {__VA_ARGS__};                                                       \
+        expect_ids(tok, text, want_, sizeof want_ / sizeof want_[0]);                                \
+    } while (0)
+
+/* Added-token flags as tokenizers defines them: lstrip/rstrip swallow the
+ * whitespace on that side, single_word matches only between non-word
+ * characters, normalized tokens match the normalized (here lowercased)
+ * text. The vocabulary is single characters without merges, so every
+ * other character is its own id. */
+Test(tokenizer, added_token_flags)
+{
+    actrm_tokenizer *tok = synthetic_tok(
+        "flags",
+        "{\"added_tokens\": ["
+        " {\"id\": 10, \"content\": \"<l>\", \"single_word\": false, \"lstrip\": true, \"rstrip\": false,"
+        "  \"normalized\": false, \"special\": true},"
+        " {\"id\": 11, \"content\": \"<r>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": true,"
+        "  \"normalized\": false, \"special\": true},"
+        " {\"id\": 12, \"content\": \"sw\", \"single_word\": true, \"lstrip\": false, \"rstrip\": false,"
+        "  \"normalized\": false, \"special\": false},"
+        " {\"id\": 13, \"content\": \"<n>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false,"
+        "  \"normalized\": true, \"special\": false}],"
+        " \"normalizer\": {\"type\": \"Lowercase\"}, \"pre_tokenizer\": null, \"post_processor\": null,"
+        " \"decoder\": null,"
+        " \"model\": {\"type\": \"BPE\", \"merges\": [], \"vocab\": {\"a\": 0, \"b\": 1, \"s\": 2, \"w\": 3,"
+        "  \" \": 4, \"<\": 5, \">\": 6, \"l\": 7, \"r\": 8, \"n\": 9}}}");
+    EXPECT_IDS(tok, "a <l>b", 0, 10, 1);
+    EXPECT_IDS(tok, "a  <l> b", 0, 10, 4, 1);
+    EXPECT_IDS(tok, "a<r>  b", 0, 11, 1);
+    EXPECT_IDS(tok, "sw asw sw", 12, 4, 0, 2, 3, 4, 12);
+    EXPECT_IDS(tok, "sw_", 2, 3);
+    EXPECT_IDS(tok, "<N>", 13);
+    EXPECT_IDS(tok, "a<n>", 0, 13);
+    EXPECT_IDS(tok, "<L>", 5, 7, 6); /* not normalized: matched in the raw text only */
+    actrm_tokenizer_free(tok);
+}
+
+/* Metaspace with prepend_scheme "first": spaces become U+2581 and one is
+ * prepended only to text at the very start of the input, not after an
+ * added token; the decoder drops that first one again. */
+Test(tokenizer, metaspace_prepend_first)
+{
+    actrm_tokenizer *tok = synthetic_tok(
+        "metaspace",
+        "{\"added_tokens\": [{\"id\": 3, \"content\": \"<s>\", \"single_word\": false, \"lstrip\": false,"
+        "  \"rstrip\": false, \"normalized\": false, \"special\": true}],"
+        " \"normalizer\": null,"
+        " \"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"\u2581\", \"prepend_scheme\": \"first\","
+        "  \"split\": false},"
+        " \"post_processor\": null,"
+        " \"decoder\": {\"type\": \"Metaspace\", \"replacement\": \"\u2581\", \"prepend_scheme\": \"first\","
+        "  \"split\": false},"
+        " \"model\": {\"type\": \"BPE\", \"merges\": [[\"\u2581\", \"a\"]],"
+        "  \"vocab\": {\"\u2581\": 0, \"a\": 1, \"b\": 2, \"<s>\": 3, \"\u2581a\": 4}}}");
+    EXPECT_IDS(tok, "a b", 4, 0, 2);
+    EXPECT_IDS(tok, "a<s>a", 4, 3, 1);
+    EXPECT_IDS(tok, " a", 4); /* already starts with U+2581: nothing prepended */
+    const int32_t ids[] = {4, 0, 2};
+    char *text;
+    size_t len;
+    cr_assert_eq(actrm_tokenizer_decode(tok, ids, 3, &text, &len), ACTRM_OK);
+    cr_expect_str_eq(text, "a b");
+    free(text);
+    actrm_tokenizer_free(tok);
+}
+
 /* ---------------------------------------------------- export failures -- */
 
 /* Writes tokenizer.json (and an empty tokenizer_config.json) to a fresh dir. */
