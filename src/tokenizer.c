@@ -418,18 +418,19 @@ static int spm_config(actrm_tokenizer *tok, const actrm_gguf *g, tok_config *c)
     return ACTRM_OK;
 }
 
-/* llama.cpp matches control and user-defined tokens in text. */
+/* llama.cpp matches control, user-defined and unknown tokens in text
+ * (Hugging Face lists such tokens, e.g. <unk> <s> </s>, as added tokens). */
 static cJSON *llamacpp_added(const actrm_tokenizer *tok)
 {
     cJSON *list = cJSON_CreateArray();
     for (int32_t i = 0; i < tok->n_vocab; i++) {
         int t = tok->type[i];
-        if (t != TOK_TYPE_CONTROL && t != TOK_TYPE_USER_DEFINED)
+        if (t != TOK_TYPE_CONTROL && t != TOK_TYPE_USER_DEFINED && t != TOK_TYPE_UNKNOWN)
             continue;
         cJSON *a = cJSON_CreateObject();
         cJSON_AddNumberToObject(a, "id", i);
         cJSON_AddStringToObject(a, "content", tok->piece[i]);
-        cJSON_AddBoolToObject(a, "special", t == TOK_TYPE_CONTROL);
+        cJSON_AddBoolToObject(a, "special", t != TOK_TYPE_USER_DEFINED);
         cJSON_AddItemToArray(list, a);
     }
     return list;

@@ -246,6 +246,22 @@ Test(tokenizer, llamacpp_style_spm32k) { golden_llamacpp("spm32k", 0); }
 /* SentencePiece files from llama.cpp have scores instead of merges. */
 Test(tokenizer, llamacpp_style_spm32k_scores) { golden_llamacpp("spm32k", 1); }
 
+/* Control and unknown tokens are split out of the text of a llama.cpp
+ * file too: "<s></s><unk>" are tokens 1, 2, 0 of tokenizer.json. */
+Test(tokenizer, llamacpp_style_special_tokens)
+{
+    char src[512], path[512];
+    tokenizer_gguf(src, sizeof src, "spm32k");
+    actrm_tokenizer *tok = open_tok(llamacpp_copy(path, sizeof path, src, 1));
+    int32_t *ids;
+    size_t n;
+    cr_assert_eq(actrm_tokenizer_encode(tok, "<s></s><unk>", 12, 0, &ids, &n), ACTRM_OK);
+    cr_expect(n == 3 && ids[0] == 1 && ids[1] == 2 && ids[2] == 0);
+    free(ids);
+    actrm_tokenizer_free(tok);
+    unlink(path);
+}
+
 Test(tokenizer, llamacpp_unknown_pre_is_unsupported)
 {
     char src[512], path[512];
@@ -532,6 +548,29 @@ Test(tokenizer, nfc_composes_jamo_and_marks)
     expect_same_ids(tok, "ao\xCC\x88\xCC\xA3z", 7, "a\xE1\xBB\x8D\xCC\x88z", "o + U+0308 U+0323 reordered and composed");
     expect_same_ids(tok, "\xE2\x84\xAB", 3, "\xC3\x85", "U+212B ANGSTROM SIGN -> U+00C5");
     actrm_tokenizer_free(tok);
+}
+
+/* transformers' clean_up_tokenization runs when tokenizer_config.json
+ * sets clean_up_tokenization_spaces (Llama 3: true, Qwen3: false). */
+Test(tokenizer, decode_clean_up_spaces)
+{
+    static const struct {
+        const char *name, *decoded;
+    } cases[] = {{"llama3", "Hello, world! Isn't it?"}, {"qwen3", "Hello , world ! Is n't it ?"}};
+    const char *text = "Hello , world ! Is n't it ?";
+    for (size_t c = 0; c < 2; c++) {
+        actrm_tokenizer *tok = fixture_tok(cases[c].name);
+        int32_t *ids;
+        size_t n;
+        encode(tok, text, strlen(text), 0, &ids, &n);
+        char *back;
+        size_t blen;
+        cr_assert_eq(actrm_tokenizer_decode(tok, ids, n, &back, &blen), ACTRM_OK);
+        cr_expect_str_eq(back, cases[c].decoded, "%s", cases[c].name);
+        free(back);
+        free(ids);
+        actrm_tokenizer_free(tok);
+    }
 }
 
 /* --------------------------------------------- synthetic tokenizers -- */
