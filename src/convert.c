@@ -536,10 +536,7 @@ static int convert_tensor(gguf_writer *w, const tensor_plan *t, int wanted,
         free(out);
         return actrm_error_set(err, ACTRM_ERR_NOMEM, "tensor '%s': out of memory", t->gguf_name);
     }
-    int status = gguf_add_tensor_owned(w, t->gguf_name, type, t->n_dims, ne, out, nbytes, err);
-    if (status)
-        free(out); /* the writer owns the buffer only once it is added */
-    return status;
+    return gguf_add_tensor_owned(w, t->gguf_name, type, t->n_dims, ne, out, nbytes, err);
 }
 
 /* Per-pair divisors of the base frequency for llama3 rope scaling, as
@@ -567,11 +564,8 @@ static int add_rope_freqs(gguf_writer *w, const hf_config *c, actrm_error *err)
         factors[i] = (float)f;
     }
     uint64_t ne[1] = {(uint64_t)half};
-    int status = gguf_add_tensor_owned(w, "rope_freqs.weight", GGML_TYPE_F32, 1, ne, factors,
-                                       (uint64_t)half * sizeof *factors, err);
-    if (status)
-        free(factors);
-    return status;
+    return gguf_add_tensor_owned(w, "rope_freqs.weight", GGML_TYPE_F32, 1, ne, factors,
+                                 (uint64_t)half * sizeof *factors, err);
 }
 
 static int add_tensors(gguf_writer *w, const tensor_plans *p, const hf_config *c,

@@ -1323,6 +1323,17 @@ static int add_tensor(gguf_writer *w, const char *name, int type, int n_dims, co
     return ACTRM_OK;
 }
 
+/* Adds a tensor whose buffer `owned` the writer frees, also on failure. */
+static int add_tensor_owned(gguf_writer *w, const char *name, int type, int n_dims,
+                            const uint64_t *ne, const void *data, void *owned, uint64_t nbytes,
+                            actrm_error *err)
+{
+    int rc = add_tensor(w, name, type, n_dims, ne, data, owned, nbytes, err);
+    if (rc != ACTRM_OK)
+        free(owned);
+    return rc;
+}
+
 int gguf_add_tensor(gguf_writer *w, const char *name, int type, int n_dims, const uint64_t *ne,
                     const void *data, uint64_t nbytes, actrm_error *err)
 {
@@ -1334,16 +1345,13 @@ int gguf_add_tensor(gguf_writer *w, const char *name, int type, int n_dims, cons
                                name ? name : "(null)");
     if (data && nbytes)
         memcpy(copy, data, (size_t)nbytes);
-    int rc = add_tensor(w, name, type, n_dims, ne, data ? copy : NULL, copy, nbytes, err);
-    if (rc != ACTRM_OK)
-        free(copy);
-    return rc;
+    return add_tensor_owned(w, name, type, n_dims, ne, data ? copy : NULL, copy, nbytes, err);
 }
 
 int gguf_add_tensor_owned(gguf_writer *w, const char *name, int type, int n_dims,
                           const uint64_t *ne, void *data, uint64_t nbytes, actrm_error *err)
 {
-    return add_tensor(w, name, type, n_dims, ne, data, data, nbytes, err);
+    return add_tensor_owned(w, name, type, n_dims, ne, data, data, nbytes, err);
 }
 
 int gguf_add_tensor_ref(gguf_writer *w, const char *name, int type, int n_dims,

@@ -154,7 +154,8 @@ int gguf_set_kv_from(gguf_writer *w, const gguf_kv *kv);
 int gguf_add_tensor(gguf_writer *w, const char *name, int type, int n_dims,
                     const uint64_t *ne, const void *data, uint64_t nbytes,
                     actrm_error *err);
-/* Like gguf_add_tensor but takes ownership of a malloc'ed buffer. */
+/* Like gguf_add_tensor but takes ownership of a malloc'ed buffer: the writer
+ * frees it, also when the call fails. */
 int gguf_add_tensor_owned(gguf_writer *w, const char *name, int type, int n_dims,
                           const uint64_t *ne, void *data, uint64_t nbytes,
                           actrm_error *err);
