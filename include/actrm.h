@@ -167,7 +167,9 @@ typedef struct actrm_patch_set {
  * session: each feeds `token` at position n_past with its own patch set
  * (applied at that position) and writes its logits to logits[b*V..]. The KV
  * cache is not extended. This is how many patch sets are scored over one
- * shared prefix in a single batch. heads may be NULL or [L, n_branch, H, hd]. */
+ * shared prefix in a single batch. heads may be NULL or [L, n_branch, H, hd];
+ * logits may be NULL; sets may be NULL (no branch patched). The results equal
+ * those of truncating to n_past and evaluating `token` with each patch set. */
 int actrm_session_eval_branches(actrm_session *session, int32_t token,
                                 int n_branch, const actrm_patch_set *sets,
                                 float *logits, float *heads);
