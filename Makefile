@@ -117,5 +117,10 @@ test-arm:
 bench: deps all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
+# The Activation RM end to end on the bundled judge model (models/judge):
+# convert, extract -> select -> eval with the four methods per criterion.
+demo: deps all
+	@models/judge/demo.sh "$(BUILD)"
+
 clean:
 	rm -rf build build-*
