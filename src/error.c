@@ -41,6 +41,10 @@ int actrm_error_prefix(actrm_error *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
+    size_t plen = strlen(prefix);
+    /* Errors from lower layers often already name the file: say it once. */
+    if (strncmp(err->msg, prefix, plen) == 0 && err->msg[plen] == ':')
+        return err->status;
     memcpy(old, err->msg, sizeof old);
     /* Built piecewise: the joined message is cut to fit, on purpose. */
     size_t cap = sizeof err->msg, n = 0;

@@ -14,7 +14,8 @@ typedef struct actrm_error {
 int actrm_error_set(actrm_error *err, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prepends "prefix: " to the message already in err; returns err->status. */
+/* Prepends "prefix: " to the message already in err, unless it already
+ * starts with that prefix; returns err->status. */
 int actrm_error_prefix(actrm_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -18,6 +18,9 @@ Test(error, set_and_prefix_compose_a_message)
                  ACTRM_ERR_FORMAT);
     cr_expect_eq(actrm_error_prefix(&e, "%s", "m.gguf"), ACTRM_ERR_FORMAT);
     cr_expect_str_eq(e.msg, "m.gguf: tensor 'blk.0.attn_q.weight' truncated");
+    cr_expect_eq(actrm_error_prefix(&e, "%s", "m.gguf"), ACTRM_ERR_FORMAT);
+    cr_expect_str_eq(e.msg, "m.gguf: tensor 'blk.0.attn_q.weight' truncated",
+                     "a message that already names the file is not prefixed twice");
     char big[2000];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
