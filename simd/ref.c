@@ -96,51 +96,89 @@ int actrm_wt_slot(int ggml_type)
 
 /* ---- GEMM: one scalar dot product per output element, K in order ----
  * Float weights accumulate with fmaf, one k after the other: the order a
- * vector unit gets when its lanes hold rows (the SIMD GEMMs do). */
+ * vector unit gets when its lanes hold rows (the SIMD GEMMs do).
+ *
+ * Only for speed (ref also runs whole models in tests): a weight row is
+ * converted to fp32 a chunk at a time and reused by every token, the
+ * running sums waiting in y between chunks (which leaves each value as it
+ * was), and on x86-64 a copy built with FMA is picked at run time so that
+ * fmaf is one instruction instead of a libm call. */
+
+#define REF_KC 256
+
+static void row_to_f32_ref(int type, const void *src, float *dst, int n);
+
+#if defined(__x86_64__) && !defined(__FMA__) && defined(__GNUC__)
+#define REF_FMA_CLONES __attribute__((target_clones("fma", "default")))
+#else
+#define REF_FMA_CLONES
+#endif
+
+/* Token t's sum over k in [k0, k0+kn) continued from *y (or 0 at k0 = 0). */
+static inline __attribute__((always_inline)) void dot1_ref(const float *w, int kn, const void *x, size_t xs, int t, int k0, float *y)
+{
+    const float *xr = (const float *)((const char *)x + (size_t)t * xs) + k0;
+    float acc = k0 ? *y : 0.0f;
+    for (int k = 0; k < kn; k++)
+        acc = fmaf(w[k], xr[k], acc);
+    *y = acc;
+}
+
+/* The same for tokens t..t+3, whose y are ldy apart. */
+static inline __attribute__((always_inline)) void dot4_ref(const float *w, int kn, const void *x, size_t xs, int t, int k0,
+                            float *y, int ldy)
+{
+    const float *x0 = (const float *)((const char *)x + (size_t)t * xs) + k0;
+    const float *x1 = (const float *)((const char *)x0 + xs), *x2 = (const float *)((const char *)x1 + xs);
+    const float *x3 = (const float *)((const char *)x2 + xs);
+    float a0 = k0 ? y[0] : 0.0f, a1 = k0 ? y[ldy] : 0.0f;
+    float a2 = k0 ? y[2 * (size_t)ldy] : 0.0f, a3 = k0 ? y[3 * (size_t)ldy] : 0.0f;
+    for (int k = 0; k < kn; k++) {
+        a0 = fmaf(w[k], x0[k], a0);
+        a1 = fmaf(w[k], x1[k], a1);
+        a2 = fmaf(w[k], x2[k], a2);
+        a3 = fmaf(w[k], x3[k], a3);
+    }
+    y[0] = a0;
+    y[ldy] = a1;
+    y[2 * (size_t)ldy] = a2;
+    y[3 * (size_t)ldy] = a3;
+}
+
+REF_FMA_CLONES
+static void gemm_float_ref(int type, const void *W, size_t ws, const void *x, size_t xs,
+                           int K, int T, int n0, int n1, float *y, int ldy)
+{
+    size_t esize = type == GGML_TYPE_F32 ? 4 : 2;
+    float w[REF_KC];
+    for (int n = n0; n < n1; n++)
+        for (int k0 = 0; k0 < K; k0 += REF_KC) {
+            int kn = K - k0 < REF_KC ? K - k0 : REF_KC;
+            row_to_f32_ref(type, (const char *)W + (size_t)n * ws + (size_t)k0 * esize, w, kn);
+            int t = 0;
+            for (; t + 4 <= T; t += 4) /* four independent chains of fmaf */
+                dot4_ref(w, kn, x, xs, t, k0, y + (size_t)t * ldy + n, ldy);
+            for (; t < T; t++)
+                dot1_ref(w, kn, x, xs, t, k0, y + (size_t)t * ldy + n);
+        }
+}
 
 static void gemm_f32_ref(const void *W, size_t ws, const void *x, size_t xs,
                          int K, int T, int n0, int n1, float *y, int ldy)
 {
-    for (int t = 0; t < T; t++) {
-        const float *xr = (const float *)((const char *)x + (size_t)t * xs);
-        for (int n = n0; n < n1; n++) {
-            const float *wr = (const float *)((const char *)W + (size_t)n * ws);
-            float acc = 0.0f;
-            for (int k = 0; k < K; k++)
-                acc = fmaf(wr[k], xr[k], acc);
-            y[(size_t)t * ldy + n] = acc;
-        }
-    }
+    gemm_float_ref(GGML_TYPE_F32, W, ws, x, xs, K, T, n0, n1, y, ldy);
 }
 
 static void gemm_f16_ref(const void *W, size_t ws, const void *x, size_t xs,
                          int K, int T, int n0, int n1, float *y, int ldy)
 {
-    for (int t = 0; t < T; t++) {
-        const float *xr = (const float *)((const char *)x + (size_t)t * xs);
-        for (int n = n0; n < n1; n++) {
-            const uint16_t *wr = (const uint16_t *)((const char *)W + (size_t)n * ws);
-            float acc = 0.0f;
-            for (int k = 0; k < K; k++)
-                acc = fmaf(actrm_fp16_to_f32(wr[k]), xr[k], acc);
-            y[(size_t)t * ldy + n] = acc;
-        }
-    }
+    gemm_float_ref(GGML_TYPE_F16, W, ws, x, xs, K, T, n0, n1, y, ldy);
 }
 
 static void gemm_bf16_ref(const void *W, size_t ws, const void *x, size_t xs,
                           int K, int T, int n0, int n1, float *y, int ldy)
 {
-    for (int t = 0; t < T; t++) {
-        const float *xr = (const float *)((const char *)x + (size_t)t * xs);
-        for (int n = n0; n < n1; n++) {
-            const uint16_t *wr = (const uint16_t *)((const char *)W + (size_t)n * ws);
-            float acc = 0.0f;
-            for (int k = 0; k < K; k++)
-                acc = fmaf(actrm_bf16_to_f32(wr[k]), xr[k], acc);
-            y[(size_t)t * ldy + n] = acc;
-        }
-    }
+    gemm_float_ref(GGML_TYPE_BF16, W, ws, x, xs, K, T, n0, n1, y, ldy);
 }
 
 /* Per block: exact int32 dot product, then one float multiply-add with the
