@@ -781,3 +781,27 @@ Test(steerfile, round_trip_and_another_model_is_a_mismatch)
     close_judge(&other);
     close_judge(&o);
 }
+
+Test(judge, chat_model_uses_its_template_and_the_token_after_the_header)
+{
+    opened o;
+    char path[512];
+    open_judge(&o, fixture_model_gguf(path, sizeof path, "qwen2-tiny", NULL), NULL, NULL);
+    cr_expect(o.judge->use_chat, "a model with a chat template renders through it");
+    int32_t yes, no;
+    actrm_judge_answer_tokens(o.judge, &yes, &no);
+    cr_expect_eq(yes, actrm_tokenizer_piece_id(o.tok, "Yes"), "yes id %d", (int)yes);
+    cr_expect_eq(no, actrm_tokenizer_piece_id(o.tok, "No"), "no id %d", (int)no);
+    char *text;
+    actrm_example shot = {"P1", "R1", 0};
+    cr_assert_eq(actrm_judge_render(o.judge, &shot, 1, "P2", "R2", &text), ACTRM_OK, "%s",
+                 actrm_judge_errmsg(o.judge));
+    /* A shot is an earlier user/assistant exchange; the query ends with the
+     * generation prompt. */
+    cr_expect(strstr(text, "<|im_start|>user\n") != NULL, "%s", text);
+    cr_expect(strstr(text, "<|im_start|>assistant\nNo<|im_end|>") != NULL, "%s", text);
+    const char *tail = "<|im_start|>assistant\n";
+    cr_expect_str_eq(text + strlen(text) - strlen(tail), tail);
+    free(text);
+    close_judge(&o);
+}
