@@ -3,7 +3,7 @@
  * method's defaults, and its speedup over recomputing every prompt in full.
  *
  *   bench_select [MODEL.gguf FEWSHOT.jsonl] [--criterion C] [--template PATH]
- *                [--steps N] [--full-steps N] [-t THREADS]
+ *                [--steps N] [--full-steps N] [-M PROMPTS] [-t THREADS]
  *
  * Without a model it uses the bundled judge (models/judge, converted once to
  * /tmp/actrm-bench/judge.gguf) and its `short` criterion, which is what
@@ -15,7 +15,10 @@
  * last position only. Baseline: the same REINFORCE run, but every mask
  * evaluates its whole prompt from an empty cache, patches at the last
  * position. The baseline runs --full-steps steps (default 60) and its time
- * per step gives the speedup and the extrapolated full-run time.
+ * per step gives the speedup and the extrapolated full-run time. Step times
+ * exclude the final pick of the best of 10 masks (timed separately).
+ * -M only changes extraction (default 100), e.g. to keep a large model's
+ * run short; select's cost does not depend on it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,16 +29,20 @@
 #include "actrm.h"
 #include "steer.h"
 
-static double now_s(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
+/* CPU time of the process: with one thread, robust to other load. */
+static double cpu_s(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+
 typedef struct bench_opts {
     const char *model, *fewshot, *criterion, *template_path;
-    int steps, full_steps, threads;
+    int steps, full_steps, threads, prompts;
 } bench_opts;
 
 static char *slurp(const char *path)
@@ -77,7 +84,7 @@ static const char *judge_model(void)
 
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
-    *o = (bench_opts){NULL, NULL, NULL, NULL, 600, 60, 1};
+    *o = (bench_opts){NULL, NULL, NULL, NULL, 600, 60, 1, 100};
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -86,11 +93,12 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         else if (!strcmp(a, "--steps") && v) o->steps = atoi(v), i++;
         else if (!strcmp(a, "--full-steps") && v) o->full_steps = atoi(v), i++;
         else if (!strcmp(a, "-t") && v) o->threads = atoi(v), i++;
+        else if (!strcmp(a, "-M") && v) o->prompts = atoi(v), i++;
         else if (a[0] != '-' && npos == 0) o->model = a, npos++;
         else if (a[0] != '-' && npos == 1) o->fewshot = a, npos++;
         else {
             fprintf(stderr, "usage: bench_select [MODEL.gguf FEWSHOT.jsonl] [--criterion C] "
-                            "[--template PATH] [--steps N] [--full-steps N] [-t N]\n");
+                            "[--template PATH] [--steps N] [--full-steps N] [-M N] [-t N]\n");
             return 0;
         }
     }
@@ -100,7 +108,20 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         o->criterion = o->criterion ? o->criterion : "short";
         o->template_path = o->template_path ? o->template_path : "models/judge/template.json";
     }
-    return o->model && o->fewshot && o->steps > 0 && o->full_steps > 0;
+    return o->model && o->fewshot && o->steps > 0 && o->full_steps > 0 && o->prompts > 0;
+}
+
+/* Records when the last REINFORCE step finished (progress callback). */
+typedef struct step_clock {
+    double t_steps_done, cpu_steps_done;
+} step_clock;
+
+static void on_progress(void *ctx, const char *phase, long done, long total)
+{
+    if (!strcmp(phase, "select") && done == total) {
+        ((step_clock *)ctx)->t_steps_done = now_s();
+        ((step_clock *)ctx)->cpu_steps_done = cpu_s();
+    }
 }
 
 /* ---------------------------------------------- full-recompute baseline -- */
@@ -139,7 +160,7 @@ static int full_loss(void *ctx, size_t ex, const uint8_t *masks, int n_masks, fl
 }
 
 static double run_full_baseline(actrm_judge *j, const actrm_steer *s, const actrm_example *ex,
-                                size_t n, int steps, int threads)
+                                size_t n, int steps, int threads, double *cpu)
 {
     full_ctx c = {j, s, NULL, calloc(n, sizeof(int32_t *)), calloc(n, sizeof(int)),
                   calloc(n, sizeof(int)), calloc((size_t)s->n_heads, sizeof(actrm_head_patch)),
@@ -156,15 +177,16 @@ static double run_full_baseline(actrm_judge *j, const actrm_steer *s, const actr
     if (!st) {
         uint8_t *mask = calloc((size_t)s->n_heads, 1);
         float *logits = calloc((size_t)s->n_heads, sizeof(float));
+        step_clock clk = {0};
         reinforce_config cfg = {.n_heads = s->n_heads, .n_examples = n, .steps = steps,
-                                .n_masks = 32, .n_final = 1, .lr = 0.1f, .init = -1.0f};
+                                .n_masks = 32, .n_final = 1, .lr = 0.1f, .init = -1.0f,
+                                .progress = on_progress, .progress_ctx = &clk};
         reinforce_result res = {.logits = logits, .mask = mask};
         actrm_error err = {0};
-        double t0 = now_s();
-        /* n_final = 1 adds one pass over the few-shot set: subtract it. */
+        double t0 = now_s(), c0 = cpu_s();
         if (!reinforce_run(&cfg, full_loss, &c, &res, &err)) {
-            double total = now_s() - t0;
-            t = total * steps / (steps + (double)n / 32.0);
+            t = clk.t_steps_done - t0;
+            *cpu = clk.cpu_steps_done - c0;
         }
         free(mask), free(logits);
     }
@@ -203,7 +225,9 @@ int main(int argc, char **argv)
     printf("few-shot: %zu examples%s%s\n", n, o.criterion ? " of " : "",
            o.criterion ? o.criterion : "");
 
-    actrm_steer_options so = {.steps = o.steps};
+    step_clock clk = {0};
+    actrm_steer_options so = {.steps = o.steps, .n_prompts = o.prompts,
+                              .progress = on_progress, .progress_ctx = &clk};
     actrm_steer *s = NULL;
     double t0 = now_s();
     if (actrm_judge_extract(j, ex, n, &so, &s)) {
@@ -212,24 +236,31 @@ int main(int argc, char **argv)
     }
     double t_extract = now_s() - t0;
     t0 = now_s();
+    double c0 = cpu_s();
     if (actrm_judge_select(j, s, ex, n, &so)) {
         fprintf(stderr, "bench_select: %s\n", actrm_judge_errmsg(j));
         return 1;
     }
     double t_select = now_s() - t0;
-    /* select = steps x 32 masks, plus 10 final masks over the few-shot set. */
-    double per_step = t_select / (o.steps + 10.0 * (double)n / 32.0);
-    printf("extract (k=4, M=100):            %8.2f s\n", t_extract);
-    printf("select  (%d steps x 32 masks):  %8.2f s   (%.2f ms/step, %d heads kept)\n", o.steps,
-           t_select, 1e3 * per_step, actrm_steer_get_info(s)->n_selected);
+    /* select = steps x 32 masks, then 10 final masks over the few-shot set. */
+    double per_step = (clk.t_steps_done - t0) / o.steps;
+    double cpu_per_step = (clk.cpu_steps_done - c0) / o.steps;
+    printf("extract (k=4, M=%d):  %8.2f s\n", o.prompts, t_extract);
+    printf("select  (%d steps x 32 masks + best of 10):  %8.2f s   (%.2f ms/step, final pick "
+           "%.2f s, %d heads kept)\n",
+           o.steps, t_select, 1e3 * per_step, now_s() - clk.t_steps_done,
+           actrm_steer_get_info(s)->n_selected);
+    printf("  CPU time per step: %.2f ms\n", 1e3 * cpu_per_step);
 
     int fs = o.full_steps < o.steps ? o.full_steps : o.steps;
-    double t_full = run_full_baseline(j, s, ex, n, fs, o.threads);
+    double cpu_full = 0, t_full = run_full_baseline(j, s, ex, n, fs, o.threads, &cpu_full);
     if (t_full > 0) {
         double full_per_step = t_full / fs;
-        printf("full recomputation (%d steps):   %8.2f s   (%.2f ms/step; %d steps: ~%.1f s)\n",
+        printf("full recomputation (%d steps):  %8.2f s   (%.2f ms/step; %d steps: ~%.1f s)\n",
                fs, t_full, 1e3 * full_per_step, o.steps, full_per_step * o.steps);
-        printf("speedup of the shared-prefix batched path: %.1fx\n", full_per_step / per_step);
+        printf("  CPU time per step: %.2f ms\n", 1e3 * cpu_full / fs);
+        printf("speedup of the shared-prefix batched path: %.1fx wall, %.1fx CPU time\n",
+               full_per_step / per_step, (cpu_full / fs) / cpu_per_step);
     }
     actrm_steer_free(s);
     rm_examples_free(ex, n);
