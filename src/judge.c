@@ -480,9 +480,11 @@ void actrm_judge_free(actrm_judge *j)
 {
     if (!j)
         return;
-    actrm_session_free(j->sess);
+    judge_release_slots(j);
+    actrm_session_free(j->main.sess);
+    free(j->main.tok);
     judge_template_free(&j->tmpl);
-    free(j->tmpl_json), free(j->cached), free(j->logits), free(j->heads);
+    free(j->tmpl_json), free(j->logits), free(j->heads);
     free(j);
 }
 
@@ -496,33 +498,33 @@ void actrm_judge_answer_tokens(const actrm_judge *j, int32_t *yes, int32_t *no)
 
 /* ------------------------------------------------------------ evaluation -- */
 
-/* Makes sure the session holds n positions, growing it (and dropping the
- * cache) if needed. */
-static int ensure_context(actrm_judge *j, int n)
+/* Makes sure c's session holds n positions (at least min_ctx), growing it
+ * (and dropping the cache) if needed. */
+static int ensure_context(actrm_judge *j, judge_cache *c, int n, int min_ctx)
 {
-    if (j->sess && n <= j->n_ctx)
+    if (c->sess && n <= c->n_ctx)
         return ACTRM_OK;
     const actrm_model_info *mi = actrm_model_get_info(j->model);
     if (mi->n_ctx_train > 0 && n > mi->n_ctx_train)
         return actrm_error_set(&j->err, ACTRM_ERR_LIMIT,
                                "judge prompt of %d tokens exceeds the model's context (%d)", n,
                                mi->n_ctx_train);
-    int cap = j->n_ctx > 0 ? j->n_ctx : 256;
+    int cap = c->n_ctx > 0 ? c->n_ctx : min_ctx;
     while (cap < n)
         cap *= 2;
     if (mi->n_ctx_train > 0 && cap > mi->n_ctx_train)
         cap = mi->n_ctx_train;
-    actrm_session_free(j->sess);
-    j->sess = NULL;
-    j->n_cached = 0;
-    int st = actrm_session_init(&j->sess, j->model, cap, j->n_threads);
+    actrm_session_free(c->sess);
+    c->sess = NULL;
+    c->n = 0;
+    int st = actrm_session_init(&c->sess, j->model, cap, j->n_threads);
     if (st) {
-        actrm_error_set(&j->err, st, "judge: session: %s", actrm_session_errmsg(j->sess));
-        actrm_session_free(j->sess);
-        j->sess = NULL;
+        actrm_error_set(&j->err, st, "judge: session: %s", actrm_session_errmsg(c->sess));
+        actrm_session_free(c->sess);
+        c->sess = NULL;
         return st;
     }
-    j->n_ctx = cap;
+    c->n_ctx = cap;
     return ACTRM_OK;
 }
 
@@ -546,50 +548,85 @@ static int ensure_buffers(actrm_judge *j, int n_branch, int want_heads)
     return ACTRM_OK;
 }
 
-/* Brings the session to hold exactly ids[0..n), reusing the cached prefix. */
-static int set_prefix(actrm_judge *j, const int32_t *ids, int n)
+/* Brings c's session to hold exactly ids[0..n), reusing the cached prefix. */
+static int set_prefix(actrm_judge *j, judge_cache *c, const int32_t *ids, int n)
 {
-    int c = 0;
-    while (c < n && c < j->n_cached && j->cached[c] == ids[c])
-        c++;
-    int st = actrm_session_truncate(j->sess, c);
-    j->n_cached = c;
-    if (!st && n > c)
-        st = actrm_session_eval(j->sess, ids + c, n - c, NULL);
+    int k = 0;
+    while (k < n && k < c->n && c->tok[k] == ids[k])
+        k++;
+    int st = actrm_session_truncate(c->sess, k);
+    c->n = k;
+    if (!st && n > k)
+        st = actrm_session_eval(c->sess, ids + k, n - k, NULL);
     if (st)
-        return actrm_error_set(&j->err, st, "judge: %s", actrm_session_errmsg(j->sess));
-    if (n > j->cap_cached) {
-        int32_t *nc = realloc(j->cached, (size_t)n * sizeof *nc);
-        if (!nc) {
-            actrm_session_truncate(j->sess, c);
+        return actrm_error_set(&j->err, st, "judge: %s", actrm_session_errmsg(c->sess));
+    if (n > c->cap) {
+        int32_t *nt = realloc(c->tok, (size_t)n * sizeof *nt);
+        if (!nt) {
+            actrm_session_truncate(c->sess, k);
             return actrm_error_set(&j->err, ACTRM_ERR_NOMEM, "judge: out of memory");
         }
-        j->cached = nc;
-        j->cap_cached = n;
+        c->tok = nt;
+        c->cap = n;
     }
-    memcpy(j->cached + c, ids + c, (size_t)(n - c) * sizeof *ids);
-    j->n_cached = n;
+    memcpy(c->tok + k, ids + k, (size_t)(n - k) * sizeof *ids);
+    c->n = n;
     return ACTRM_OK;
 }
 
-int judge_eval_last(actrm_judge *j, const int32_t *ids, int n, int n_branch,
-                    const actrm_patch_set *sets, int want_heads)
+static int eval_last_in(actrm_judge *j, judge_cache *c, int min_ctx, const int32_t *ids, int n,
+                        int n_branch, const actrm_patch_set *sets, int want_heads)
 {
     static const actrm_patch_set none = {NULL, 0};
     if (n <= 0 || n_branch <= 0)
         return actrm_error_set(&j->err, ACTRM_ERR_ARG, "judge: empty prompt or no branches");
-    int st = ensure_context(j, n);
+    int st = ensure_context(j, c, n, min_ctx);
     if (!st)
         st = ensure_buffers(j, n_branch, want_heads);
     if (!st)
-        st = set_prefix(j, ids, n - 1);
+        st = set_prefix(j, c, ids, n - 1);
     if (st)
         return st;
-    st = actrm_session_eval_branches(j->sess, ids[n - 1], n_branch, sets ? sets : &none,
+    st = actrm_session_eval_branches(c->sess, ids[n - 1], n_branch, sets ? sets : &none,
                                      j->logits, want_heads ? j->heads : NULL);
     if (st)
-        return actrm_error_set(&j->err, st, "judge: %s", actrm_session_errmsg(j->sess));
+        return actrm_error_set(&j->err, st, "judge: %s", actrm_session_errmsg(c->sess));
     return ACTRM_OK;
+}
+
+/* A fresh session starts at this many positions and doubles as needed. */
+#define MAIN_MIN_CTX 256
+
+int judge_eval_last(actrm_judge *j, const int32_t *ids, int n, int n_branch,
+                    const actrm_patch_set *sets, int want_heads)
+{
+    return eval_last_in(j, &j->main, MAIN_MIN_CTX, ids, n, n_branch, sets, want_heads);
+}
+
+int judge_eval_last_slot(actrm_judge *j, int slot, int n_slots, const int32_t *ids, int n,
+                         int n_branch, const actrm_patch_set *sets)
+{
+    if (!j->slots || j->n_slots != n_slots) {
+        judge_release_slots(j);
+        j->slots = calloc((size_t)n_slots, sizeof *j->slots);
+        if (!j->slots)
+            return actrm_error_set(&j->err, ACTRM_ERR_NOMEM, "judge: out of memory");
+        j->n_slots = n_slots;
+    }
+    /* Sized to the prompt, with room for a whole batch of branches. */
+    return eval_last_in(j, &j->slots[slot], n_branch > 16 ? n_branch : 16, ids, n, n_branch,
+                        sets, 0);
+}
+
+void judge_release_slots(actrm_judge *j)
+{
+    for (int i = 0; i < j->n_slots; i++) {
+        actrm_session_free(j->slots[i].sess);
+        free(j->slots[i].tok);
+    }
+    free(j->slots);
+    j->slots = NULL;
+    j->n_slots = 0;
 }
 
 float judge_reward(const actrm_judge *j, const float *logits)
@@ -612,22 +649,23 @@ float judge_answer_loss(const actrm_judge *j, const float *logits, int label)
 int judge_reward_full(actrm_judge *j, const int32_t *ids, int n,
                       const actrm_head_patch *patches, int n_patches, float *reward)
 {
-    int st = ensure_context(j, n);
+    judge_cache *c = &j->main;
+    int st = ensure_context(j, c, n, MAIN_MIN_CTX);
     if (!st)
         st = ensure_buffers(j, 1, 0);
     if (st)
         return st;
-    j->n_cached = 0;
+    c->n = 0;
     actrm_eval_request req = {.logits = j->logits, .patches = patches,
                               .n_patches = n_patches, .patch_pos = n - 1};
-    st = actrm_session_truncate(j->sess, 0);
+    st = actrm_session_truncate(c->sess, 0);
     if (!st)
-        st = actrm_session_eval(j->sess, ids, n, &req);
-    /* The last position's KV depends on the patches: keep only the prefix. */
+        st = actrm_session_eval(c->sess, ids, n, &req);
+    /* Nothing of this run is kept: the cache is empty again. */
     if (!st)
-        st = actrm_session_truncate(j->sess, 0);
+        st = actrm_session_truncate(c->sess, 0);
     if (st)
-        return actrm_error_set(&j->err, st, "judge: %s", actrm_session_errmsg(j->sess));
+        return actrm_error_set(&j->err, st, "judge: %s", actrm_session_errmsg(c->sess));
     *reward = judge_reward(j, j->logits);
     return ACTRM_OK;
 }

@@ -454,6 +454,7 @@ typedef struct rf_ctx {
     actrm_judge *j;
     const actrm_steer *s;
     const zs_prompts *zs;
+    int n_slots;               /* prefix caches: example e uses slot e % n_slots */
     actrm_head_patch *patches; /* [n_masks_max, L*H] */
     actrm_patch_set *sets;     /* [n_masks_max] */
     float *fmask;              /* [L*H] */
@@ -471,11 +472,37 @@ static int rf_loss(void *ctx, size_t ex, const uint8_t *masks, int n_masks, floa
         actrm_head_patch *p = c->patches + (size_t)m * nh;
         c->sets[m] = (actrm_patch_set){p, steer_patches(c->s, c->fmask, p)};
     }
-    int st = judge_eval_last(c->j, c->zs->ids[ex], c->zs->len[ex], n_masks, c->sets, 0);
+    int st = judge_eval_last_slot(c->j, (int)(ex % (size_t)c->n_slots), c->n_slots,
+                                  c->zs->ids[ex], c->zs->len[ex], n_masks, c->sets);
     for (int m = 0; m < n_masks && !st; m++)
         losses[m] = judge_answer_loss(c->j, c->j->logits + (size_t)m * c->j->n_vocab,
                                       c->zs->label[ex]);
     return st;
+}
+
+/* Memory the per-example prefix caches of REINFORCE may take. */
+#define SLOT_BUDGET ((size_t)512 << 20)
+
+/* How many few-shot prompts keep their own prefix cache (KV and session
+ * scratch, estimated from the model's shape) within SLOT_BUDGET; the rest
+ * share slots and recompute their prefix when they come back. */
+static int prefix_slots(const actrm_judge *j, const zs_prompts *zs, int n_masks)
+{
+    const actrm_model_info *mi = actrm_model_get_info(j->model);
+    size_t per_pos = 2 * (size_t)mi->n_layer * mi->n_head_kv * mi->head_dim /* K, V */
+                   + 2 * (size_t)mi->n_embd + 2 * (size_t)mi->n_head * mi->head_dim
+                   + 2 * (size_t)mi->n_head_kv * mi->head_dim + 2 * (size_t)mi->n_ff;
+    size_t used = 0;
+    int n = 0;
+    while ((size_t)n < zs->n && n < 1024) {
+        int len = zs->len[n] > n_masks ? zs->len[n] : n_masks;
+        size_t bytes = (size_t)len * per_pos * sizeof(float);
+        if (n > 0 && used + bytes > SLOT_BUDGET)
+            break;
+        used += bytes;
+        n++;
+    }
+    return n > 0 ? n : 1;
 }
 
 static int select_reinforce(actrm_judge *j, actrm_steer *s, const zs_prompts *zs,
@@ -489,7 +516,7 @@ static int select_reinforce(actrm_judge *j, actrm_steer *s, const zs_prompts *zs
         .lr = opt->lr > 0 ? opt->lr : DEFAULT_LR, .init = REINFORCE_INIT, .seed = opt->seed,
         .progress = opt->progress, .progress_ctx = opt->progress_ctx};
     int nm = cfg.n_masks > cfg.n_final ? cfg.n_masks : cfg.n_final;
-    rf_ctx c = {j, s, zs, calloc((size_t)nm * s->n_heads, sizeof *c.patches),
+    rf_ctx c = {j, s, zs, prefix_slots(j, zs, nm), calloc((size_t)nm * s->n_heads, sizeof *c.patches),
                 calloc((size_t)nm, sizeof *c.sets), calloc((size_t)s->n_heads, sizeof(float))};
     uint8_t *mask = calloc((size_t)s->n_heads, 1);
     float *logits = s->logits ? s->logits : calloc((size_t)s->n_heads, sizeof *logits);
@@ -512,6 +539,7 @@ static int select_reinforce(actrm_judge *j, actrm_steer *s, const zs_prompts *zs
         if (!s->logits)
             free(logits);
     }
+    judge_release_slots(j);
     free(c.patches), free(c.sets), free(c.fmask), free(mask);
     return st;
 }

@@ -56,6 +56,15 @@ char *judge_fill(const char *query, const char *prompt, const char *response);
 
 /* ----------------------------------------------------------------- judge -- */
 
+/* A session and the tokens whose KV it holds, so that prompts sharing a
+ * prefix with the previous one only evaluate the rest. */
+typedef struct judge_cache {
+    actrm_session *sess;   /* NULL until first use */
+    int n_ctx;             /* capacity of sess */
+    int32_t *tok;          /* [n] tokens in the KV cache */
+    int n, cap;
+} judge_cache;
+
 struct actrm_judge {
     actrm_error err;
     const actrm_model *model;
@@ -66,10 +75,9 @@ struct actrm_judge {
     int use_chat;          /* prompts go through the chat template */
     int32_t yes_id, no_id;
     int n_threads;
-    actrm_session *sess;   /* NULL until first use */
-    int n_ctx;             /* capacity of sess */
-    int32_t *cached;       /* [n_cached] tokens whose KV sess holds */
-    int n_cached, cap_cached;
+    judge_cache main;      /* for scoring and extraction */
+    judge_cache *slots;    /* [n_slots] one per few-shot prompt during select */
+    int n_slots;
     float *logits;         /* [cap_branch, V] branch logits */
     float *heads;          /* [L, cap_branch, H, hd] captured z, or NULL */
     int cap_branch, cap_heads;
@@ -86,6 +94,13 @@ int judge_tokens(actrm_judge *j, const actrm_example *shots, size_t n_shots,
  * want_heads, z in j->heads [L, n_branch, H, hd]. */
 int judge_eval_last(actrm_judge *j, const int32_t *ids, int n, int n_branch,
                     const actrm_patch_set *sets, int want_heads);
+
+/* The same in prefix slot `slot` of n_slots (made on first use), so that
+ * REINFORCE computes each few-shot prompt's prefix once for all its steps.
+ * judge_release_slots() frees them. */
+int judge_eval_last_slot(actrm_judge *j, int slot, int n_slots, const int32_t *ids, int n,
+                         int n_branch, const actrm_patch_set *sets);
+void judge_release_slots(actrm_judge *j);
 
 /* log P(yes) - log P(no) = logit(yes) - logit(no) of one logit row. */
 float judge_reward(const actrm_judge *j, const float *logits);
