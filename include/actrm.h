@@ -387,8 +387,9 @@ int actrm_judge_score(actrm_judge *judge, const actrm_steer *steer,
 
 /* Rewards of two responses to one prompt by `method` (enum
  * actrm_reward_method), computed over their shared prefix: reward[0] for a,
- * reward[1] for b. ICL uses shots[0..n_shots) in that order; ACTIVATION and
- * SAV need steer. */
+ * reward[1] for b (b may be NULL: then only reward[0] is set). ICL uses
+ * shots[0..n_shots) in that order; ACTIVATION and SAV need steer (SAV
+ * rewards are vote fractions, comparable only with each other). */
 int actrm_judge_score_pair(actrm_judge *judge, int method, const actrm_steer *steer,
                            const actrm_example *shots, size_t n_shots,
                            const char *prompt, const char *a, const char *b,
