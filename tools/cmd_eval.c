@@ -253,6 +253,13 @@ static int eval_prepare(eval_run *e, actrm_error *err)
                                method_names[e->method]);
     if (a->resume && !a->out)
         return actrm_error_set(err, ACTRM_ERR_ARG, "--resume needs -o");
+    const actrm_steer_info *si = e->c.steer ? actrm_steer_get_info(e->c.steer) : NULL;
+    if (e->method == ACTRM_REWARD_ACTIVATION && si->n_selected == 0)
+        return actrm_error_set(err, ACTRM_ERR_ARG, "%s has no heads selected (run actrm select)",
+                               a->steer);
+    if (e->method == ACTRM_REWARD_SAV && !si->has_sav)
+        return actrm_error_set(err, ACTRM_ERR_ARG,
+                               "%s has no SAV selection (run actrm select --method sav)", a->steer);
     if (e->method != ACTRM_REWARD_ICL)
         return ACTRM_OK;
     if (!a->fewshot)
