@@ -28,17 +28,17 @@ struct actrm_session {
     int max_batch;      /* Tmax */
     float attn_scale;   /* 1/sqrt(hd) */
     float *k_cache;     /* [L, n_ctx, KV*hd] keys after bias, q/k-norm and RoPE */
-    float *v_cache;     /* [L, n_ctx, KV*hd] */
+    float *vt_cache;    /* [L, KV*hd, n_ctx] values, transposed: P V reads keys contiguously */
     float *rope_cs;     /* [n_ctx, hd] per position: cos, sin of each of hd/2 pairs */
     float *x;           /* [Tmax, D] residual stream */
     float *xb;          /* [Tmax, D] normed residual, then projection outputs */
     float *q;           /* [Tmax, H*hd] queries */
     float *k;           /* [Tmax, KV*hd] keys of branch rows (eval writes to k_cache) */
-    float *v;           /* [Tmax, KV*hd] values of branch rows */
+    float *v;           /* [Tmax, KV*hd] values (eval rows are then copied to vt_cache) */
     float *z;           /* [Tmax, H*hd] head outputs, the input of o_proj */
     float *gate;        /* [Tmax, F] gate projection, then silu(gate)*up */
     float *up;          /* [Tmax, F] up projection */
-    float *att;         /* [n_threads, n_ctx + 1] attention weights, one row per thread */
+    float *attn_scratch; /* [n_threads, actrm_attention_scratch_floats()] */
     void *mm_scratch;   /* actrm_matmul_scratch_size(Tmax, max(D, F, H*hd)) bytes */
 };
 
@@ -61,6 +61,33 @@ typedef struct fwd_batch {
     float *heads;                  /* [L, n_out, H, hd] or NULL */
     float *hidden;                 /* [L+1, n_out, D] or NULL */
 } fwd_batch;
+
+/* Causal attention of one layer over one chunk of query rows, exposed
+ * for tests. Query head h uses kv head h / (H/KV). Eval rows (k_self NULL):
+ * row r sits at position n_past + r and sees cached keys [0, n_past + r],
+ * its own included. Branch rows: every row sits at n_past and sees cached
+ * keys [0, n_past) plus its own k_self/v_self row. */
+typedef struct actrm_attn {
+    int n_head, n_head_kv, head_dim; /* H, KV, hd */
+    int n_rows;                      /* T */
+    int n_past;
+    float scale;                     /* applied to q before q.k */
+    const float *q;                  /* [T, H*hd] */
+    const float *k_cache;            /* [>= n_past + T, KV*hd] */
+    const float *vt_cache;           /* [KV*hd, v_stride] values, transposed */
+    int v_stride;                    /* positions per row of vt_cache (n_ctx) */
+    const float *k_self;             /* branch: [T, KV*hd]; eval: NULL */
+    const float *v_self;             /* branch: [T, KV*hd] */
+    float *z;                        /* [T, H*hd] out */
+} actrm_attn;
+
+/* Scratch floats actrm_attention() needs per thread. */
+size_t actrm_attention_scratch_floats(int n_head, int n_head_kv, int head_dim);
+
+/* Fills a->z; scratch: n_threads * actrm_attention_scratch_floats() floats.
+ * The result does not depend on n_threads, on n_rows or on how a sequence
+ * is split into calls. */
+void actrm_attention(const actrm_kernels *kern, const actrm_attn *a, float *scratch, int n_threads);
 
 /* Runs rows [c0, c0+n) of b (n <= max_batch) at positions starting at
  * s->n_past, filling the outputs that fall in these rows. Arguments are

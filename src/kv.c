@@ -55,14 +55,17 @@ static int alloc_buffers(actrm_session *s)
     size_t cache = (size_t)in->n_layer * (size_t)s->n_ctx * kv_dim;
     int rc;
     if ((rc = alloc_floats(s, &s->k_cache, cache, "the key cache")) ||
-        (rc = alloc_floats(s, &s->v_cache, cache, "the value cache")) ||
+        (rc = alloc_floats(s, &s->vt_cache, cache, "the value cache")) ||
         (rc = alloc_floats(s, &s->rope_cs, (size_t)s->n_ctx * in->head_dim, "the RoPE table")) ||
         (rc = alloc_floats(s, &s->x, T * D, "scratch")) || (rc = alloc_floats(s, &s->xb, T * D, "scratch")) ||
         (rc = alloc_floats(s, &s->q, T * q_dim, "scratch")) || (rc = alloc_floats(s, &s->k, T * kv_dim, "scratch")) ||
         (rc = alloc_floats(s, &s->v, T * kv_dim, "scratch")) || (rc = alloc_floats(s, &s->z, T * q_dim, "scratch")) ||
-        (rc = alloc_floats(s, &s->gate, T * F, "scratch")) || (rc = alloc_floats(s, &s->up, T * F, "scratch")) ||
-        (rc = alloc_floats(s, &s->att, (size_t)s->n_threads * ((size_t)s->n_ctx + 1), "attention scratch")))
+        (rc = alloc_floats(s, &s->gate, T * F, "scratch")) || (rc = alloc_floats(s, &s->up, T * F, "scratch")))
         return rc;
+    /* Zeroed: attention reads whole score tiles before masking them. */
+    size_t attn = (size_t)s->n_threads * actrm_attention_scratch_floats(in->n_head, in->n_head_kv, in->head_dim);
+    if (!(s->attn_scratch = calloc(attn, sizeof(float))))
+        return actrm_error_set(&s->err, ACTRM_ERR_NOMEM, "out of memory for attention scratch (%zu floats)", attn);
     size_t mm = actrm_matmul_scratch_size(s->max_batch, max3(in->n_embd, in->n_ff, (int)q_dim));
     s->mm_scratch = malloc(mm ? mm : 1);
     if (!s->mm_scratch)
@@ -101,8 +104,8 @@ void actrm_session_free(actrm_session *s)
 {
     if (!s)
         return;
-    float *bufs[] = {s->k_cache, s->v_cache, s->rope_cs, s->x, s->xb, s->q, s->k, s->v, s->z,
-                     s->gate, s->up, s->att};
+    float *bufs[] = {s->k_cache, s->vt_cache, s->rope_cs, s->x, s->xb, s->q, s->k, s->v, s->z,
+                     s->gate, s->up, s->attn_scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(s->mm_scratch);

@@ -17,6 +17,7 @@
 
 #include "actrm.h"
 #include "fixtures.h"
+#include "forward.h"
 #include "gguf.h"
 #include "npy.h"
 
@@ -606,6 +607,218 @@ Test(session, truncate_then_eval_recomputes_the_suffix)
     actrm_session_free(s);
     actrm_model_free(m);
     free(ids);
+}
+
+/* A prompt of T tokens (the golden ids of prompt 2, repeated) evaluated in
+ * one call and in uneven chunks, with logits and heads at positions around
+ * attention's key tiles: chunks must agree with one call, and thread counts
+ * must give the same bits. */
+static capture capture_in_chunks(actrm_session *s, const actrm_model_info *in, const int32_t *ids,
+                                 const int *chunks, const int *pos, int n_pos)
+{
+    capture c = {n_pos, NULL, alloc_floats((size_t)n_pos * in->n_vocab), NULL, NULL};
+    size_t hw = (size_t)in->n_head * in->head_dim;
+    c.heads = alloc_floats((size_t)in->n_layer * n_pos * hw);
+    float *heads = alloc_floats((size_t)in->n_layer * n_pos * hw);
+    int rel[64], done = 0;
+    for (int ci = 0; chunks[ci]; ci++) {
+        int c0 = done, n = chunks[ci], i0 = 0, k = 0;
+        while (i0 < n_pos && pos[i0] < c0)
+            i0++;
+        while (i0 + k < n_pos && pos[i0 + k] < c0 + n) {
+            rel[k] = pos[i0 + k] - c0;
+            k++;
+        }
+        actrm_eval_request req = {.out_pos = rel, .n_out = k, .logits = c.logits + (size_t)i0 * in->n_vocab,
+                                  .heads = heads};
+        if (k)
+            eval_ok(s, ids + c0, n, &req);
+        else
+            eval_ok(s, ids + c0, n, NULL);
+        for (int l = 0; l < in->n_layer; l++) /* heads: [L, k, H*hd] -> [L, n_pos, H*hd] at i0 */
+            memcpy(c.heads + ((size_t)l * n_pos + i0) * hw, heads + (size_t)l * k * hw, (size_t)k * hw * sizeof(float));
+        done += n;
+    }
+    free(heads);
+    return c;
+}
+
+Test(session, long_prompt_in_chunks_and_thread_counts_agree)
+{
+    enum { T = 1100 };
+    actrm_model *m = open_model("qwen2-tiny", "f32");
+    const actrm_model_info *in = actrm_model_get_info(m);
+    int n_src;
+    int32_t *src = fixture_prompt_ids("qwen2-tiny", 2, &n_src), ids[T];
+    for (int t = 0; t < T; t++)
+        ids[t] = src[t % n_src];
+    int pos[] = {0, 1, 126, 127, 128, 129, 255, 256, 383, 640, 767, 768, 1023, 1024, T - 1};
+    int n_pos = (int)(sizeof pos / sizeof pos[0]);
+    int whole[] = {T, 0}, parts[] = {1, 128, 3, 200, 60, 300, 256, 152, 0};
+    actrm_session *s2 = open_session(m, T, 2), *s1 = open_session(m, T, 1), *sc = open_session(m, T, 2);
+    capture one = capture_in_chunks(s2, in, ids, whole, pos, n_pos);
+    capture one_t1 = capture_in_chunks(s1, in, ids, whole, pos, n_pos);
+    capture chunked = capture_in_chunks(sc, in, ids, parts, pos, n_pos);
+    size_t n_logits = (size_t)n_pos * in->n_vocab, n_heads = (size_t)in->n_layer * n_pos * in->n_head * in->head_dim;
+    expect_same("logits with 1 vs 2 threads", one_t1.logits, one.logits, n_logits);
+    expect_same("heads with 1 vs 2 threads", one_t1.heads, one.heads, n_heads);
+    expect_close("logits in chunks", chunked.logits, one.logits, n_logits, 1e-5);
+    expect_close("heads in chunks", chunked.heads, one.heads, n_heads, 1e-5);
+    /* Not vacuous: the repeated prompt gives different logits at each end. */
+    double err, ref;
+    fixture_max_err(one.logits, one.logits + (size_t)(n_pos - 1) * in->n_vocab, (size_t)in->n_vocab, &err, &ref);
+    cr_expect(err > 1e-3 * ref, "positions 0 and %d have the same logits", T - 1);
+    capture_free(&one);
+    capture_free(&one_t1);
+    capture_free(&chunked);
+    actrm_session_free(s1);
+    actrm_session_free(s2);
+    actrm_session_free(sc);
+    actrm_model_free(m);
+    free(src);
+}
+
+/* ------------------------------------------------------------ attention -- */
+
+/* Random inputs for actrm_attention: queries of T rows and a cache of
+ * P = n_past + T positions (branch: n_past, plus each row's own k/v). */
+typedef struct attn_case {
+    int H, KV, hd, n_past, T, branch;
+    float q_gain; /* spreads the scores: large values make the running max move */
+} attn_case;
+
+typedef struct attn_inputs {
+    attn_case c;
+    int P;
+    float *q;      /* [T, H*hd] */
+    float *k, *v;  /* [P, KV*hd]; branch: rows [n_past, n_past+T) are the rows' own k/v */
+    float *vt;     /* [KV*hd, P] v transposed */
+} attn_inputs;
+
+static float uniform(uint32_t *state) /* in [-1, 1) */
+{
+    *state = *state * 1664525u + 1013904223u;
+    return (float)(*state >> 8) / 8388608.0f - 1.0f;
+}
+
+static attn_inputs attn_random(attn_case c, uint32_t seed)
+{
+    attn_inputs a = {c, c.n_past + c.T, NULL, NULL, NULL, NULL};
+    size_t kv = (size_t)c.KV * c.hd;
+    a.q = alloc_floats((size_t)c.T * c.H * c.hd);
+    a.k = alloc_floats((size_t)a.P * kv);
+    a.v = alloc_floats((size_t)a.P * kv);
+    a.vt = alloc_floats((size_t)a.P * kv);
+    for (size_t i = 0; i < (size_t)c.T * c.H * c.hd; i++)
+        a.q[i] = c.q_gain * uniform(&seed);
+    for (int j = 0; j < a.P; j++)
+        for (size_t e = 0; e < kv; e++) {
+            /* keys grow with position, so later tiles raise the max */
+            a.k[j * kv + e] = uniform(&seed) * (1.0f + (float)j / 256.0f);
+            a.v[j * kv + e] = uniform(&seed);
+            a.vt[e * a.P + j] = a.v[j * kv + e];
+        }
+    return a;
+}
+
+static void attn_free(attn_inputs *a)
+{
+    free(a->q);
+    free(a->k);
+    free(a->v);
+    free(a->vt);
+}
+
+/* actrm_attention on rows [r0, r0+n) of the inputs with n_threads. */
+static void attn_run(const attn_inputs *a, int r0, int n, int n_threads, float *z)
+{
+    const attn_case *c = &a->c;
+    size_t kv = (size_t)c->KV * c->hd;
+    actrm_kernels kern;
+    cr_assert_eq(actrm_kernels_select(&kern, NULL, NULL), ACTRM_OK);
+    float *scratch = alloc_floats((size_t)n_threads * actrm_attention_scratch_floats(c->H, c->KV, c->hd));
+    actrm_attn at = {.n_head = c->H, .n_head_kv = c->KV, .head_dim = c->hd, .n_rows = n,
+                     .n_past = c->branch ? c->n_past : c->n_past + r0, .scale = 1.0f / sqrtf((float)c->hd),
+                     .q = a->q + (size_t)r0 * c->H * c->hd, .k_cache = a->k, .vt_cache = a->vt, .v_stride = a->P,
+                     .k_self = c->branch ? a->k + (c->n_past + r0) * kv : NULL,
+                     .v_self = c->branch ? a->v + (c->n_past + r0) * kv : NULL, .z = z};
+    actrm_attention(&kern, &at, scratch, n_threads);
+    free(scratch);
+}
+
+/* softmax(q.k / sqrt(hd) over the keys a row sees) . v, in double. */
+static void attn_naive(const attn_inputs *a, double *z)
+{
+    const attn_case *c = &a->c;
+    int group = c->H / c->KV;
+    size_t kv = (size_t)c->KV * c->hd;
+    double *w = calloc((size_t)a->P, sizeof *w);
+    for (int r = 0; r < c->T; r++)
+        for (int h = 0; h < c->H; h++) {
+            const float *q = a->q + ((size_t)r * c->H + h) * c->hd;
+            int pos = c->branch ? c->n_past : c->n_past + r, off = (h / group) * c->hd;
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j <= pos; j++) {
+                int key = c->branch && j == pos ? c->n_past + r : j; /* a branch row's own key */
+                double d = 0;
+                for (int e = 0; e < c->hd; e++)
+                    d += (double)q[e] * a->k[key * kv + off + e];
+                w[j] = d / sqrt((double)c->hd);
+                mx = fmax(mx, w[j]);
+            }
+            for (int j = 0; j <= pos; j++)
+                sum += w[j] = exp(w[j] - mx);
+            double *out = z + ((size_t)r * c->H + h) * c->hd;
+            for (int e = 0; e < c->hd; e++) {
+                double acc = 0;
+                for (int j = 0; j <= pos; j++)
+                    acc += w[j] * a->v[(c->branch && j == pos ? c->n_past + r : j) * kv + off + e];
+                out[e] = acc / sum;
+            }
+        }
+    free(w);
+}
+
+static void check_attention(attn_case c)
+{
+    attn_inputs a = attn_random(c, 1234u + (uint32_t)(c.H * 7 + c.n_past));
+    size_t n = (size_t)c.T * c.H * c.hd;
+    float *z = alloc_floats(n), *z1 = alloc_floats(n), *zs = alloc_floats(n);
+    double *ref = calloc(n, sizeof *ref);
+    attn_run(&a, 0, c.T, 3, z);
+    attn_naive(&a, ref);
+    double err = 0, max_ref = 0;
+    for (size_t i = 0; i < n; i++) {
+        err = fmax(err, fabs(z[i] - ref[i]));
+        max_ref = fmax(max_ref, fabs(ref[i]));
+    }
+    char what[128];
+    snprintf(what, sizeof what, "H %d KV %d hd %d n_past %d T %d%s", c.H, c.KV, c.hd, c.n_past, c.T,
+             c.branch ? " branch" : "");
+    cr_expect(err <= 1e-5 * max_ref, "%s: max|z - naive| %.3g > 1e-5 * %.3g", what, err, max_ref);
+    /* One thread, and the rows split into two calls: the same bits. */
+    attn_run(&a, 0, c.T, 1, z1);
+    expect_same(what, z1, z, n);
+    int split = c.T / 3;
+    attn_run(&a, 0, split, 2, zs);
+    attn_run(&a, split, c.T - split, 2, zs + (size_t)split * c.H * c.hd);
+    expect_same(what, zs, z, n);
+    free(z);
+    free(z1);
+    free(zs);
+    free(ref);
+    attn_free(&a);
+}
+
+Test(attention, matches_a_naive_double_reference)
+{
+    check_attention((attn_case){4, 2, 16, 0, 300, 0, 1.0f});     /* three key tiles from empty */
+    check_attention((attn_case){14, 2, 64, 130, 200, 0, 4.0f});  /* Qwen2.5-0.5B heads, cached prefix */
+    check_attention((attn_case){6, 1, 128, 255, 3, 0, 8.0f});    /* hd 128, rows across a tile edge */
+    check_attention((attn_case){8, 8, 32, 127, 1, 0, 30.0f});    /* decode at a tile's last key */
+    check_attention((attn_case){32, 1, 32, 10, 20, 0, 30.0f});   /* a group larger than a unit's rows */
+    check_attention((attn_case){14, 2, 64, 256, 5, 1, 4.0f});    /* branches: own key opens a tile */
+    check_attention((attn_case){4, 1, 16, 200, 7, 1, 8.0f});     /* branches: own key mid-tile */
 }
 
 /* ------------------------------------------------------ bad arguments -- */
