@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kernels.h"
 #include "matmul.h"
@@ -212,6 +213,9 @@ static void bench_matmuls(const actrm_kernels *tab, int n_tab, int threads, int 
                 printf(" %9.1f", 4.0 * s->rows * s->cols / t * 1e-9);
             printf("\n");
             fflush(stdout);
+            /* OpenBLAS threads spin a while after a call; let them park so
+             * they do not steal the cores from the next measurement */
+            usleep(300000);
         }
         free(scratch);
         free(x);

@@ -4,6 +4,8 @@
 #
 # Environment:
 #   TEST_RUNNER  command prefix for each binary (e.g. "env QEMU_CPU=max")
+#   TEST_ONLY    if set, only these binaries (space-separated names)
+#   TEST_SKIP    binaries not to run
 #   ISA_TESTS    binaries re-run once per other kernel path this CPU has, with
 #                ACTRM_ISA forcing it (default: test_forward); "" disables
 #   ISA_FILTER   criterion --filter pattern for those re-runs (default: the
@@ -14,6 +16,15 @@ runner=${TEST_RUNNER:-}
 isa_tests=${ISA_TESTS-test_forward}
 isa_filter=${ISA_FILTER-forward_*/*}
 pass=0; fail=0; failed_bins=""
+
+# selected NAME: matches FILTER, TEST_ONLY and TEST_SKIP.
+selected() {
+  case "$1" in *"$filter"*) ;; *) return 1 ;; esac
+  case " ${TEST_SKIP:-} " in *" $1 "*) return 1 ;; esac
+  [ -z "${TEST_ONLY:-}" ] && return 0
+  case " $TEST_ONLY " in *" $1 "*) return 0 ;; esac
+  return 1
+}
 
 # run_one LABEL BINARY [args]: runs a binary, adds its counts to the totals.
 run_one() {
@@ -34,7 +45,7 @@ run_one() {
 
 for t in "$build"/tests/*; do
   [ -x "$t" ] || continue
-  case "$(basename "$t")" in *"$filter"*) ;; *) continue ;; esac
+  selected "$(basename "$t")" || continue
   run_one "$(basename "$t")" "$t" "$@"
 done
 
@@ -52,7 +63,7 @@ if [ -n "$isa_tests" ] && [ -z "${ACTRM_ISA:-}" ] && [ -x "$build/actrm" ]; then
     for name in $isa_tests; do
       t="$build/tests/$name"
       [ -x "$t" ] || continue
-      case "$name" in *"$filter"*) ;; *) continue ;; esac
+      selected "$name" || continue
       export ACTRM_ISA="$isa"
       if [ -n "$isa_filter" ]; then
         run_one "$name[ACTRM_ISA=$isa]" "$t" --filter "$isa_filter" "$@"
