@@ -25,42 +25,9 @@
 #include <time.h>
 
 #include "tokenizer.h"
+#include "util.h"
 
 /* ------------------------------------------------------------ strings -- */
-
-/* A growable output string. Allocation failure is sticky and reported once
- * at the end, so renderers can append without checking every call. */
-typedef struct strbuf {
-    char *data;
-    size_t len, cap;
-    int oom;
-} strbuf;
-
-static void sb_putn(strbuf *b, const char *s, size_t n)
-{
-    if (b->oom || n == 0)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void sb_puts(strbuf *b, const char *s)
-{
-    sb_putn(b, s, strlen(s));
-}
 
 /* A view of part of a string (not NUL-terminated). */
 typedef struct span {
@@ -73,9 +40,9 @@ static span span_of(const char *s)
     return (span){s, strlen(s)};
 }
 
-static void sb_putspan(strbuf *b, span s)
+static void sb_putspan(actrm_buf *b, span s)
 {
-    sb_putn(b, s.p, s.n);
+    actrm_buf_append(b, s.p, s.n);
 }
 
 /* JavaScript's white space and line terminators: what String.trim removes. */
@@ -189,7 +156,7 @@ typedef struct chat_ctx {
     size_t n;
     int add_generation_prompt;
     int enable_thinking; /* -1 template default, 0 off, 1 on */
-    strbuf out;
+    actrm_buf out;
     actrm_error *err;
 } chat_ctx;
 
@@ -229,7 +196,7 @@ static int literal_until(const char *s, const char *stop, span *raw)
 }
 
 /* Writes a literal's raw text resolving the escapes \n, \t, \\, \' and \". */
-static void sb_put_unescaped(strbuf *b, span raw)
+static void sb_put_unescaped(actrm_buf *b, span raw)
 {
     for (size_t i = 0; i < raw.n; i++) {
         char ch = raw.p[i];
@@ -237,7 +204,7 @@ static void sb_put_unescaped(strbuf *b, span raw)
             ch = raw.p[++i];
             ch = ch == 'n' ? '\n' : ch == 't' ? '\t' : ch;
         }
-        sb_putn(b, &ch, 1);
+        actrm_buf_append(b, &ch, 1);
     }
 }
 
@@ -245,11 +212,11 @@ static void sb_put_unescaped(strbuf *b, span raw)
 
 static void chatml_turn(chat_ctx *c, const char *role, span content)
 {
-    sb_puts(&c->out, "<|im_start|>");
-    sb_puts(&c->out, role);
-    sb_puts(&c->out, "\n");
+    actrm_buf_puts(&c->out, "<|im_start|>");
+    actrm_buf_puts(&c->out, role);
+    actrm_buf_puts(&c->out, "\n");
     sb_putspan(&c->out, content);
-    sb_puts(&c->out, "<|im_end|>\n");
+    actrm_buf_puts(&c->out, "<|im_end|>\n");
 }
 
 /* Qwen2 and Qwen2.5 write a fixed system turn when the conversation has none,
@@ -275,9 +242,9 @@ static void chatml_put_default_system(chat_ctx *c)
     int in_loop = tmpl_has(c, "loop.first and messages[0]");
     if (!chatml_default_system(c->tmpl, &text) || role_is(c, 0, "system") || (in_loop && c->n == 0))
         return;
-    sb_puts(&c->out, "<|im_start|>system\n");
+    actrm_buf_puts(&c->out, "<|im_start|>system\n");
     sb_put_unescaped(&c->out, text);
-    sb_puts(&c->out, "<|im_end|>\n");
+    actrm_buf_puts(&c->out, "<|im_end|>\n");
 }
 
 /* Qwen3: the index of the last real user query, i.e. the last user message
@@ -310,15 +277,15 @@ static void qwen3_assistant_turn(chat_ctx *c, size_t i, long last_query)
         content = js_trim_start((span){last_close, (size_t)(content.p + content.n - last_close)});
     }
     int is_last = i + 1 == c->n;
-    sb_puts(&c->out, "<|im_start|>assistant\n");
+    actrm_buf_puts(&c->out, "<|im_start|>assistant\n");
     if ((long)i > last_query && (is_last || reasoning.n > 0)) {
-        sb_puts(&c->out, "<think>\n");
+        actrm_buf_puts(&c->out, "<think>\n");
         sb_putspan(&c->out, js_trim(reasoning));
-        sb_puts(&c->out, "\n</think>\n\n");
+        actrm_buf_puts(&c->out, "\n</think>\n\n");
         content = js_trim_start(content);
     }
     sb_putspan(&c->out, content);
-    sb_puts(&c->out, "<|im_end|>\n");
+    actrm_buf_puts(&c->out, "<|im_end|>\n");
 }
 
 /* Qwen2.5/Qwen3: consecutive tool results form one user turn of
@@ -326,12 +293,12 @@ static void qwen3_assistant_turn(chat_ctx *c, size_t i, long last_query)
 static void qwen_tool_turn(chat_ctx *c, size_t i)
 {
     if (i == 0 || !role_is(c, i - 1, "tool"))
-        sb_puts(&c->out, "<|im_start|>user");
-    sb_puts(&c->out, "\n<tool_response>\n");
-    sb_puts(&c->out, c->msgs[i].content);
-    sb_puts(&c->out, "\n</tool_response>");
+        actrm_buf_puts(&c->out, "<|im_start|>user");
+    actrm_buf_puts(&c->out, "\n<tool_response>\n");
+    actrm_buf_puts(&c->out, c->msgs[i].content);
+    actrm_buf_puts(&c->out, "\n</tool_response>");
     if (i + 1 == c->n || !role_is(c, i + 1, "tool"))
-        sb_puts(&c->out, "<|im_end|>\n");
+        actrm_buf_puts(&c->out, "<|im_end|>\n");
 }
 
 /* Plain ChatML (and Qwen2) writes every message as a turn of its role. The
@@ -356,14 +323,14 @@ static int render_chatml(chat_ctx *c)
             chatml_turn(c, role, span_of(c->msgs[i].content));
     }
     if (c->add_generation_prompt) {
-        sb_puts(&c->out, "<|im_start|>assistant\n");
+        actrm_buf_puts(&c->out, "<|im_start|>assistant\n");
         /* Thinking-only models (Qwen3-*-Thinking-2507) open the think block
          * themselves; Qwen3 without thinking gets an empty one so that the
          * model skips it. */
         if (tmpl_has(c, "'<|im_start|>assistant\\n<think>\\n'"))
-            sb_puts(&c->out, "<think>\n");
+            actrm_buf_puts(&c->out, "<think>\n");
         else if (tmpl_has(c, "enable_thinking") && c->enable_thinking == 0)
-            sb_puts(&c->out, "<think>\n\n</think>\n\n");
+            actrm_buf_puts(&c->out, "<think>\n\n</think>\n\n");
     }
     return ACTRM_OK;
 }
@@ -372,11 +339,11 @@ static int render_chatml(chat_ctx *c)
 
 static void llama3_turn(chat_ctx *c, const char *role, span content)
 {
-    sb_puts(&c->out, "<|start_header_id|>");
-    sb_puts(&c->out, role);
-    sb_puts(&c->out, "<|end_header_id|>\n\n");
+    actrm_buf_puts(&c->out, "<|start_header_id|>");
+    actrm_buf_puts(&c->out, role);
+    actrm_buf_puts(&c->out, "<|end_header_id|>\n\n");
     sb_putspan(&c->out, content);
-    sb_puts(&c->out, "<|eot_id|>");
+    actrm_buf_puts(&c->out, "<|eot_id|>");
 }
 
 /* "Today Date" of the Llama 3.1+ system turn. Llama 3.2 templates call
@@ -394,49 +361,49 @@ static void llama31_put_today(chat_ctx *c)
         struct tm tm;
         localtime_r(&now, &tm);
         snprintf(buf, sizeof buf, "%02d %s %d", tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900);
-        sb_puts(&c->out, buf);
+        actrm_buf_puts(&c->out, buf);
     } else if (assign && literal_until(assign + 15, "\"", &date)) {
         sb_put_unescaped(&c->out, date);
     } else {
-        sb_puts(&c->out, "26 Jul 2024");
+        actrm_buf_puts(&c->out, "26 Jul 2024");
     }
 }
 
 /* Writes s as a JSON string the way JSON.stringify does (what the tojson
  * filter of @huggingface/jinja gives for a string): only '"', '\\' and
  * control characters are escaped; other bytes pass through. */
-static void sb_put_json_string(strbuf *b, const char *s)
+static void sb_put_json_string(actrm_buf *b, const char *s)
 {
-    sb_puts(b, "\"");
+    actrm_buf_puts(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[8];
         switch (*p) {
-        case '"': sb_puts(b, "\\\""); break;
-        case '\\': sb_puts(b, "\\\\"); break;
-        case '\b': sb_puts(b, "\\b"); break;
-        case '\f': sb_puts(b, "\\f"); break;
-        case '\n': sb_puts(b, "\\n"); break;
-        case '\r': sb_puts(b, "\\r"); break;
-        case '\t': sb_puts(b, "\\t"); break;
+        case '"': actrm_buf_puts(b, "\\\""); break;
+        case '\\': actrm_buf_puts(b, "\\\\"); break;
+        case '\b': actrm_buf_puts(b, "\\b"); break;
+        case '\f': actrm_buf_puts(b, "\\f"); break;
+        case '\n': actrm_buf_puts(b, "\\n"); break;
+        case '\r': actrm_buf_puts(b, "\\r"); break;
+        case '\t': actrm_buf_puts(b, "\\t"); break;
         default:
             if (*p < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", *p);
-                sb_puts(b, esc);
+                actrm_buf_puts(b, esc);
             } else {
-                sb_putn(b, (const char *)p, 1);
+                actrm_buf_append(b, (const char *)p, 1);
             }
         }
     }
-    sb_puts(b, "\"");
+    actrm_buf_puts(b, "\"");
 }
 
 /* A tool result: the template passes string content (iterable in Jinja's
  * eyes) through tojson, so it arrives quoted. */
 static void llama31_tool_turn(chat_ctx *c, const char *content)
 {
-    sb_puts(&c->out, "<|start_header_id|>ipython<|end_header_id|>\n\n");
+    actrm_buf_puts(&c->out, "<|start_header_id|>ipython<|end_header_id|>\n\n");
     sb_put_json_string(&c->out, content);
-    sb_puts(&c->out, "<|eot_id|>");
+    actrm_buf_puts(&c->out, "<|eot_id|>");
 }
 
 /* Llama 3.1/3.2/3.3: BOS, then always a system turn that starts with the
@@ -448,15 +415,15 @@ static int render_llama31(chat_ctx *c)
     literal_until(strstr(c->tmpl, "Cutting Knowledge Date: ") + 24, "\\n", &cutoff);
 
     size_t first = role_is(c, 0, "system") ? 1 : 0;
-    sb_puts(&c->out, c->bos);
-    sb_puts(&c->out, "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: ");
+    actrm_buf_puts(&c->out, c->bos);
+    actrm_buf_puts(&c->out, "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: ");
     sb_put_unescaped(&c->out, cutoff);
-    sb_puts(&c->out, "\nToday Date: ");
+    actrm_buf_puts(&c->out, "\nToday Date: ");
     llama31_put_today(c);
-    sb_puts(&c->out, "\n\n");
+    actrm_buf_puts(&c->out, "\n\n");
     if (first)
         sb_putspan(&c->out, js_trim(span_of(c->msgs[0].content)));
-    sb_puts(&c->out, "<|eot_id|>");
+    actrm_buf_puts(&c->out, "<|eot_id|>");
     for (size_t i = first; i < c->n; i++) {
         if (role_is(c, i, "tool") || role_is(c, i, "ipython"))
             llama31_tool_turn(c, c->msgs[i].content);
@@ -464,7 +431,7 @@ static int render_llama31(chat_ctx *c)
             llama3_turn(c, c->msgs[i].role, js_trim(span_of(c->msgs[i].content)));
     }
     if (c->add_generation_prompt)
-        sb_puts(&c->out, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+        actrm_buf_puts(&c->out, "<|start_header_id|>assistant<|end_header_id|>\n\n");
     return ACTRM_OK;
 }
 
@@ -477,12 +444,12 @@ static int render_llama3(chat_ctx *c)
         return render_llama31(c);
     for (size_t i = 0; i < c->n; i++) {
         if (i == 0)
-            sb_puts(&c->out, c->bos);
+            actrm_buf_puts(&c->out, c->bos);
         llama3_turn(c, c->msgs[i].role, js_trim(span_of(c->msgs[i].content)));
     }
     int always_prompt = c->tmpl && !strstr(c->tmpl, "add_generation_prompt");
     if (always_prompt || c->add_generation_prompt)
-        sb_puts(&c->out, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+        actrm_buf_puts(&c->out, "<|start_header_id|>assistant<|end_header_id|>\n\n");
     return ACTRM_OK;
 }
 
@@ -494,7 +461,7 @@ static int render_llama3(chat_ctx *c)
 static int render_gemma(chat_ctx *c)
 {
     static const char alternate[] = "Conversation roles must alternate user/assistant/user/assistant/...";
-    sb_puts(&c->out, c->bos);
+    actrm_buf_puts(&c->out, c->bos);
     size_t first = 0;
     span prefix = {"", 0};
     if (role_is(c, 0, "system")) {
@@ -507,18 +474,18 @@ static int render_gemma(chat_ctx *c)
         size_t k = i - first; /* position among the alternating turns */
         if (role_is(c, i, "user") != (k % 2 == 0))
             return raise_exception(c, alternate);
-        sb_puts(&c->out, "<start_of_turn>");
-        sb_puts(&c->out, role_is(c, i, "assistant") ? "model" : c->msgs[i].role);
-        sb_puts(&c->out, "\n");
+        actrm_buf_puts(&c->out, "<start_of_turn>");
+        actrm_buf_puts(&c->out, role_is(c, i, "assistant") ? "model" : c->msgs[i].role);
+        actrm_buf_puts(&c->out, "\n");
         if (k == 0 && first) {
             sb_putspan(&c->out, prefix);
-            sb_puts(&c->out, "\n\n");
+            actrm_buf_puts(&c->out, "\n\n");
         }
         sb_putspan(&c->out, js_trim(span_of(c->msgs[i].content)));
-        sb_puts(&c->out, "<end_of_turn>\n");
+        actrm_buf_puts(&c->out, "<end_of_turn>\n");
     }
     if (c->add_generation_prompt)
-        sb_puts(&c->out, "<start_of_turn>model\n");
+        actrm_buf_puts(&c->out, "<start_of_turn>model\n");
     return ACTRM_OK;
 }
 
@@ -591,21 +558,21 @@ static int mistral_check_alternation(chat_ctx *c, const mistral_style *st, size_
 
 static void mistral_user(chat_ctx *c, const mistral_style *st, size_t i, const char *system)
 {
-    sb_puts(&c->out, st->inst_open);
+    actrm_buf_puts(&c->out, st->inst_open);
     if (system) {
-        sb_puts(&c->out, system);
-        sb_puts(&c->out, "\n\n");
+        actrm_buf_puts(&c->out, system);
+        actrm_buf_puts(&c->out, "\n\n");
     }
-    sb_puts(&c->out, c->msgs[i].content);
-    sb_puts(&c->out, st->inst_close);
+    actrm_buf_puts(&c->out, c->msgs[i].content);
+    actrm_buf_puts(&c->out, st->inst_close);
 }
 
 static void mistral_assistant(chat_ctx *c, const mistral_style *st, size_t i)
 {
     span reply = span_of(c->msgs[i].content);
-    sb_puts(&c->out, st->reply_lead);
+    actrm_buf_puts(&c->out, st->reply_lead);
     sb_putspan(&c->out, st->trim_reply ? js_trim(reply) : reply);
-    sb_puts(&c->out, c->eos);
+    actrm_buf_puts(&c->out, c->eos);
 }
 
 /* Mistral [INST]: BOS, user turns in [INST] ... [/INST], each assistant reply
@@ -622,7 +589,7 @@ static int render_mistral(chat_ctx *c)
     }
     if (st.check_all_first && mistral_check_alternation(c, &st, first))
         return c->err->status;
-    sb_puts(&c->out, c->bos);
+    actrm_buf_puts(&c->out, c->bos);
     for (size_t i = first; i < c->n; i++) {
         if (!st.check_all_first && role_is(c, i, "user") != ((i - first) % 2 == 0))
             return raise_exception(c, st.alternate_msg);
@@ -748,15 +715,15 @@ int actrm_chat_render_template(const char *tmpl, const char *bos, const char *eo
     chat_ctx c = {tmpl, bos ? bos : "", eos ? eos : "", msgs, n_msgs,
                   opt->add_generation_prompt, opt->enable_thinking, {0}, err};
     st = family->render(&c);
-    if (!st && !c.out.oom && !c.out.data) /* an empty rendering is still a string */
-        c.out.data = calloc(1, 1);
-    if (!st && (c.out.oom || !c.out.data))
+    if (!st) /* an empty rendering is still a string */
+        actrm_buf_append(&c.out, "", 0);
+    if (!st && c.out.oom)
         st = actrm_error_set(err, ACTRM_ERR_NOMEM, "chat render: out of memory");
     if (st) {
-        free(c.out.data);
+        free(c.out.p);
         return st;
     }
-    *out = c.out.data;
+    *out = c.out.p;
     return ACTRM_OK;
 }
 

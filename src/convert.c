@@ -29,6 +29,7 @@
 #include "kernels.h"
 #include "safetensors.h"
 #include "tokenizer.h"
+#include "util.h"
 
 /* Hyper-parameters read from config.json. */
 typedef struct hf_config {
@@ -263,7 +264,7 @@ static void read_name(hf_config *c, const cJSON *root, const char *hf_dir)
 static int read_config(hf_config *c, const char *hf_dir, actrm_error *err)
 {
     cJSON *root;
-    int status = hf_json_load(c->path, &root, err);
+    int status = actrm_json_load(c->path, &root, err);
     if (status)
         return status;
     if (!cJSON_IsObject(root))
@@ -396,15 +397,6 @@ static tensor_plan *plan_find(tensor_plans *p, const char *hf_name)
     return NULL;
 }
 
-static void format_shape(char *out, size_t cap, int n_dims, const uint64_t *shape)
-{
-    size_t n = (size_t)snprintf(out, cap, "[");
-    for (int i = 0; i < n_dims && n < cap; i++)
-        n += (size_t)snprintf(out + n, cap - n, "%s%llu", i ? ", " : "", (unsigned long long)shape[i]);
-    if (n < cap)
-        snprintf(out + n, cap - n, "]");
-}
-
 static int check_shape(const tensor_plan *t, const st_tensor *src, const hf_config *c, actrm_error *err)
 {
     int same = src->n_dims == t->n_dims;
@@ -413,8 +405,8 @@ static int check_shape(const tensor_plan *t, const st_tensor *src, const hf_conf
     if (same)
         return ACTRM_OK;
     char got[96], want[96];
-    format_shape(got, sizeof got, src->n_dims, src->shape);
-    format_shape(want, sizeof want, t->n_dims, t->shape);
+    actrm_format_dims(got, sizeof got, src->n_dims, src->shape);
+    actrm_format_dims(want, sizeof want, t->n_dims, t->shape);
     return actrm_error_set(err, ACTRM_ERR_FORMAT, "%s: tensor '%s' has shape %s, but %s gives %s (%s)",
                            src->file, src->name, got, c->path, want, t->shape_from);
 }

@@ -13,6 +13,7 @@
  * model metadata uses them and they would need a recursive value tree.
  */
 #include "gguf.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -957,16 +958,6 @@ int gguf_get_str_arr(const actrm_gguf *g, const char *key, const gguf_str **strs
     return ACTRM_OK;
 }
 
-/* Formats "[a, b, c]" into buf. */
-static void format_shape(char *buf, size_t cap, int n_dims, const uint64_t *ne)
-{
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < n_dims && n < cap; d++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%llu", d ? ", " : "", (unsigned long long)ne[d]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "]");
-}
-
 static void format_types(char *buf, size_t cap, unsigned types)
 {
     size_t n = 0;
@@ -1000,8 +991,8 @@ int gguf_require_tensor(const actrm_gguf *g, const char *name, unsigned types, i
         ok = want[d] == t->ne[d];
     if (!ok) {
         char have[128], expected[128];
-        format_shape(have, sizeof have, t->n_dims, t->ne);
-        format_shape(expected, sizeof expected, n_dims < 0 ? 0 : n_dims > 4 ? 4 : n_dims, ne);
+        actrm_format_dims(have, sizeof have, t->n_dims, t->ne);
+        actrm_format_dims(expected, sizeof expected, n_dims < 0 ? 0 : n_dims > 4 ? 4 : n_dims, ne);
         return actrm_error_set(err, ACTRM_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s",
                                g->path, name, have, expected);
     }

@@ -9,6 +9,7 @@
 
 #include "steer.h"
 #include "tokenizer.h"
+#include "util.h"
 
 /* -------------------------------------------------------------- template -- */
 
@@ -197,33 +198,6 @@ char *judge_fill(const char *query, const char *prompt, const char *response)
 
 /* ------------------------------------------------------------- rendering -- */
 
-/* A growable string. */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns, b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n + 1);
-    b->len += n;
-}
-
 static const char *answer_text(const actrm_judge *j, int label)
 {
     return label ? j->tmpl.yes : j->tmpl.no;
@@ -243,27 +217,27 @@ static char *trimmed(const char *s)
 static int render_plain(actrm_judge *j, const actrm_example *shots, size_t n_shots,
                         const char *prompt, const char *response, char **text)
 {
-    sbuf b = {0};
+    actrm_buf b = {0};
     for (size_t i = 0; i < n_shots; i++) {
         char *q = judge_fill(j->tmpl.query, shots[i].prompt, shots[i].response);
         if (!q) {
             b.oom = 1;
             break;
         }
-        sb_add(&b, q);
-        sb_add(&b, answer_text(j, shots[i].label));
-        sb_add(&b, j->tmpl.shot_end);
+        actrm_buf_puts(&b, q);
+        actrm_buf_puts(&b, answer_text(j, shots[i].label));
+        actrm_buf_puts(&b, j->tmpl.shot_end);
         free(q);
     }
     char *q = judge_fill(j->tmpl.query, prompt, response);
     if (q)
-        sb_add(&b, q);
+        actrm_buf_puts(&b, q);
     free(q);
     if (!q || b.oom) {
-        free(b.s);
+        free(b.p);
         return actrm_error_set(&j->err, ACTRM_ERR_NOMEM, "judge prompt: out of memory");
     }
-    *text = b.s;
+    *text = b.p;
     return ACTRM_OK;
 }
 
@@ -363,15 +337,15 @@ static int derive_answer_token(actrm_judge *j, const char *answer, int32_t *id)
     if (st)
         return st;
     char *ans = j->use_chat ? trimmed(answer) : strdup(answer);
-    sbuf full = {0};
-    sb_add(&full, text);
-    sb_add(&full, ans ? ans : "");
+    actrm_buf full = {0};
+    actrm_buf_puts(&full, text);
+    actrm_buf_puts(&full, ans ? ans : "");
     if (!ans || full.oom)
         st = actrm_error_set(&j->err, ACTRM_ERR_NOMEM, "judge: out of memory");
     if (!st)
         st = encode_text(j, text, &a, &na);
     if (!st)
-        st = encode_text(j, full.s, &b, &nb);
+        st = encode_text(j, full.p, &b, &nb);
     if (!st && (nb <= na || memcmp(a, b, (size_t)na * sizeof *a) != 0))
         st = actrm_error_set(&j->err, ACTRM_ERR_UNSUPPORTED,
                              "judge template: the answer \"%s\" does not start a new token "
@@ -380,7 +354,7 @@ static int derive_answer_token(actrm_judge *j, const char *answer, int32_t *id)
                              ans);
     if (!st)
         *id = b[na];
-    free(text), free(ans), free(full.s), free(a), free(b);
+    free(text), free(ans), free(full.p), free(a), free(b);
     return st;
 }
 

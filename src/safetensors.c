@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gguf.h"
+#include "util.h"
 
 /* One mapped .safetensors file. */
 typedef struct st_file {
@@ -41,61 +42,6 @@ static char *join_path(const char *dir, const char *name)
     if (p)
         snprintf(p, n, "%s/%s", dir, name);
     return p;
-}
-
-/* ------------------------------------------------------------ JSON files -- */
-
-static int line_of(const char *text, size_t offset)
-{
-    int line = 1;
-    for (size_t i = 0; i < offset; i++)
-        line += text[i] == '\n';
-    return line;
-}
-
-static int parse_json(const char *text, size_t len, const char *path,
-                      cJSON **out, actrm_error *err)
-{
-    const char *end = NULL;
-    *out = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (*out)
-        return ACTRM_OK;
-    size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-    return actrm_error_set(err, ACTRM_ERR_FORMAT, "%s: invalid JSON near line %d",
-                           path, line_of(text, at));
-}
-
-int hf_json_load(const char *path, cJSON **out, actrm_error *err)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return actrm_error_set(err, ACTRM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    int status = ACTRM_OK;
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *grown = realloc(text, cap);
-            if (!grown) {
-                status = actrm_error_set(err, ACTRM_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            text = grown;
-        }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (status == ACTRM_OK && ferror(f))
-        status = actrm_error_set(err, ACTRM_ERR_IO, "%s: read error", path);
-    fclose(f);
-    if (status == ACTRM_OK)
-        status = parse_json(text, len, path, out, err);
-    free(text);
-    return status;
 }
 
 /* --------------------------------------------------------------- mapping -- */
@@ -264,7 +210,7 @@ static int parse_header(st_model *m, const st_file *file, actrm_error *err)
                                "%s: header length %llu exceeds the file size (%zu bytes)",
                                path, (unsigned long long)hlen, file->size);
     cJSON *root;
-    int status = parse_json((const char *)base + 8, hlen, path, &root, err);
+    int status = actrm_json_parse((const char *)base + 8, hlen, path, &root, err);
     if (status)
         return status;
     if (!cJSON_IsObject(root)) {
@@ -342,12 +288,6 @@ int st_open_file(st_model **out, const char *path, actrm_error *err)
     return ACTRM_OK;
 }
 
-static int file_exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
-
 static int index_shard_name(const cJSON *entry, const char *index_path, actrm_error *err)
 {
     if (!cJSON_IsString(entry) || !entry->valuestring[0])
@@ -402,7 +342,7 @@ static int check_weight_map(const st_model *m, const char *hf_dir, const cJSON *
 static int open_index(st_model *m, const char *hf_dir, const char *index_path, actrm_error *err)
 {
     cJSON *index;
-    int status = hf_json_load(index_path, &index, err);
+    int status = actrm_json_load(index_path, &index, err);
     if (status)
         return status;
     const cJSON *weight_map = cJSON_GetObjectItemCaseSensitive(index, "weight_map");
@@ -427,9 +367,9 @@ int st_open_dir(st_model **out, const char *hf_dir, actrm_error *err)
     int status;
     if (!m || !index_path || !single_path) {
         status = actrm_error_set(err, ACTRM_ERR_NOMEM, "%s: out of memory", hf_dir);
-    } else if (file_exists(index_path)) {
+    } else if (actrm_file_exists(index_path)) {
         status = open_index(m, hf_dir, index_path, err);
-    } else if (file_exists(single_path)) {
+    } else if (actrm_file_exists(single_path)) {
         status = add_file(m, single_path, err);
         if (status == ACTRM_OK)
             status = sort_and_check_unique(m, err);

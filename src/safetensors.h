@@ -20,8 +20,6 @@
 
 #include "error.h"
 
-struct cJSON;
-
 #define ST_MAX_DIMS 4
 
 typedef struct st_tensor {
@@ -52,9 +50,5 @@ const st_tensor *st_find(const st_model *m, const char *name); /* NULL if absent
 
 /* Bytes per element of a type accepted here (4 or 2). */
 size_t st_type_size(int type);
-
-/* Parses a JSON file (config.json, index files). Errors name the path and,
- * for syntax errors, the line. Free *out with cJSON_Delete(). */
-int hf_json_load(const char *path, struct cJSON **out, actrm_error *err);
 
 #endif

@@ -224,7 +224,7 @@ static int load_merges(actrm_tokenizer *tok, const actrm_gguf *g)
         return rc;
     if (tok_pair_map_init(&tok->merges, n))
         return nomem(&tok->err);
-    tok_buf joined = {0};
+    actrm_buf joined = {0};
     for (uint64_t r = 0; r < n; r++) {
         /* "a b": the separator is the first space after the first byte */
         const char *sp = m[r].len > 1 ? memchr(m[r].ptr + 1, ' ', m[r].len - 1) : NULL;
@@ -237,7 +237,7 @@ static int load_merges(actrm_tokenizer *tok, const actrm_gguf *g)
         int32_t a = tok_map_get(&tok->by_piece, m[r].ptr, la);
         int32_t b = tok_map_get(&tok->by_piece, sp + 1, lb);
         joined.len = 0;
-        if (tok_buf_append(&joined, m[r].ptr, la) || tok_buf_append(&joined, sp + 1, lb)) {
+        if (actrm_buf_append(&joined, m[r].ptr, la) || actrm_buf_append(&joined, sp + 1, lb)) {
             free(joined.p);
             return nomem(&tok->err);
         }
@@ -301,11 +301,9 @@ static int json_key(actrm_tokenizer *tok, const actrm_gguf *g, const char *key, 
     int rc = gguf_get_strdup(g, key, &text, &tok->err);
     if (rc)
         return rc;
-    *out = cJSON_Parse(text);
+    rc = actrm_json_parse(text, strlen(text), key, out, &tok->err);
     free(text);
-    if (!*out)
-        return actrm_error_set(&tok->err, ACTRM_ERR_FORMAT, "%s: not valid JSON", key);
-    return ACTRM_OK;
+    return rc;
 }
 
 static int actrm_config(actrm_tokenizer *tok, const actrm_gguf *g, tok_config *c)
@@ -513,7 +511,7 @@ static int apply_added(actrm_tokenizer *tok, const cJSON *list)
  * the normalized text, by their normalized content (as HF builds it). */
 static int build_tries(actrm_tokenizer *tok)
 {
-    tok_buf norm = {0};
+    actrm_buf norm = {0};
     int rc = 0;
     for (size_t i = 0; i < tok->n_added && !rc; i++) {
         const tok_added *a = &tok->added[i];
@@ -669,7 +667,7 @@ const char *actrm_tokenizer_errmsg(const actrm_tokenizer *tok)
 }
 
 typedef struct encode_scratch {
-    tok_buf norm;
+    actrm_buf norm;
     tok_segments segs;
     tok_pieces pieces;
 } encode_scratch;
@@ -721,7 +719,7 @@ int actrm_tokenizer_encode(actrm_tokenizer *tok, const char *text, size_t len, i
         return actrm_error_set(&tok->err, ACTRM_ERR_ARG, "actrm_tokenizer_encode: the tokenizer failed to load");
     if (!text && len)
         return actrm_error_set(&tok->err, ACTRM_ERR_ARG, "actrm_tokenizer_encode: text is NULL");
-    tok_buf clean = {0};
+    actrm_buf clean = {0};
     encode_scratch sc = {0};
     tok_ids out = {0};
     int valid = tok_utf8_sanitize(text ? text : "", len, &clean);
@@ -767,7 +765,7 @@ int actrm_tokenizer_decode(actrm_tokenizer *tok, const int32_t *ids, size_t n_id
         if (ids[i] < 0 || ids[i] >= tok->n_vocab)
             return actrm_error_set(&tok->err, ACTRM_ERR_ARG, "actrm_tokenizer_decode: ids[%zu] = %d is outside 0..%d",
                                    i, ids[i], tok->n_vocab - 1);
-    tok_buf out = {0};
+    actrm_buf out = {0};
     if (tok_decode(tok, ids, n_ids, &out)) {
         free(out.p);
         return nomem(&tok->err);

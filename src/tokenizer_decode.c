@@ -7,7 +7,7 @@
 #include "tokenizer_impl.h"
 
 typedef struct tok_list {
-    tok_buf *t;
+    actrm_buf *t;
     size_t n, cap;
 } tok_list;
 
@@ -24,34 +24,34 @@ static int list_push(tok_list *l, const char *s, size_t len)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        tok_buf *t = realloc(l->t, cap * sizeof *t);
+        actrm_buf *t = realloc(l->t, cap * sizeof *t);
         if (!t)
             return -1;
         l->t = t;
         l->cap = cap;
     }
-    l->t[l->n] = (tok_buf){0};
-    return tok_buf_append(&l->t[l->n++], s, len);
+    l->t[l->n] = (actrm_buf){0};
+    return actrm_buf_append(&l->t[l->n++], s, len);
 }
 
-static int replace_all(tok_buf *out, const char *s, size_t n, const char *pat, const char *with)
+static int replace_all(actrm_buf *out, const char *s, size_t n, const char *pat, const char *with)
 {
     size_t pl = strlen(pat), wl = strlen(with), run = 0;
     for (size_t i = 0; i + pl <= n;) {
         if (memcmp(s + i, pat, pl) == 0) {
-            if (tok_buf_append(out, s + run, i - run) || tok_buf_append(out, with, wl))
+            if (actrm_buf_append(out, s + run, i - run) || actrm_buf_append(out, with, wl))
                 return -1;
             i += pl;
             run = i;
         } else
             i++;
     }
-    return tok_buf_append(out, s + run, n - run);
+    return actrm_buf_append(out, s + run, n - run);
 }
 
 /* The bytes a token stands for under the GPT-2 map; a token with any
  * character outside the map keeps its own UTF-8 bytes (as HF does). */
-static int bytelevel_bytes(const tok_buf *t, tok_buf *out)
+static int bytelevel_bytes(const actrm_buf *t, actrm_buf *out)
 {
     size_t start = out->len;
     for (size_t i = 0; i < t->len;) {
@@ -60,10 +60,10 @@ static int bytelevel_bytes(const tok_buf *t, tok_buf *out)
         int b = k ? tok_cp_to_byte(cp) : -1;
         if (b < 0) {
             out->len = start;
-            return tok_buf_append(out, t->p, t->len);
+            return actrm_buf_append(out, t->p, t->len);
         }
         char c = (char)b;
-        if (tok_buf_append(out, &c, 1))
+        if (actrm_buf_append(out, &c, 1))
             return -1;
         i += (size_t)k;
     }
@@ -72,8 +72,8 @@ static int bytelevel_bytes(const tok_buf *t, tok_buf *out)
 
 static int dec_bytelevel(tok_list *in, tok_list *out)
 {
-    tok_buf bytes = {0};
-    int rc = tok_buf_append(&bytes, "", 0);
+    actrm_buf bytes = {0};
+    int rc = actrm_buf_append(&bytes, "", 0);
     for (size_t i = 0; i < in->n && !rc; i++)
         rc = bytelevel_bytes(&in->t[i], &bytes);
     if (!rc)
@@ -82,7 +82,7 @@ static int dec_bytelevel(tok_list *in, tok_list *out)
     return rc ? -1 : 0;
 }
 
-static int byte_token_value(const tok_buf *t)
+static int byte_token_value(const actrm_buf *t)
 {
     static const char hex[] = "0123456789ABCDEFabcdef";
     if (t->len != 6 || memcmp(t->p, "<0x", 3) != 0 || t->p[5] != '>' ||
@@ -94,11 +94,11 @@ static int byte_token_value(const tok_buf *t)
 
 /* A run of <0xXX> tokens becomes its UTF-8 text, or one U+FFFD per byte
  * when the run is not valid UTF-8. */
-static int flush_bytes(tok_buf *run, tok_list *out)
+static int flush_bytes(actrm_buf *run, tok_list *out)
 {
     if (!run->len)
         return 0;
-    tok_buf tmp = {0};
+    actrm_buf tmp = {0};
     int valid = tok_utf8_sanitize(run->p, run->len, &tmp);
     free(tmp.p);
     int rc = 0;
@@ -113,13 +113,13 @@ static int flush_bytes(tok_buf *run, tok_list *out)
 
 static int dec_bytefallback(tok_list *in, tok_list *out)
 {
-    tok_buf run = {0};
+    actrm_buf run = {0};
     int rc = 0;
     for (size_t i = 0; i < in->n && !rc; i++) {
         int v = byte_token_value(&in->t[i]);
         char c = (char)v;
         if (v >= 0)
-            rc = tok_buf_append(&run, &c, 1);
+            rc = actrm_buf_append(&run, &c, 1);
         else
             rc = flush_bytes(&run, out) || list_push(out, in->t[i].p, in->t[i].len);
     }
@@ -158,7 +158,7 @@ static int dec_step(const tok_dec_step *st, tok_list *in, tok_list *out)
     case DEC_FUSE:
         rc = list_push(out, "", 0);
         for (size_t i = 0; i < in->n && !rc; i++)
-            rc = tok_buf_append(&out->t[0], in->t[i].p, in->t[i].len);
+            rc = actrm_buf_append(&out->t[0], in->t[i].p, in->t[i].len);
         return rc;
     case DEC_REPLACE:
     case DEC_METASPACE:
@@ -166,7 +166,7 @@ static int dec_step(const tok_dec_step *st, tok_list *in, tok_list *out)
             const char *with = st->kind == DEC_REPLACE ? st->b : " ";
             rc = list_push(out, "", 0) || replace_all(&out->t[i], in->t[i].p, in->t[i].len, st->a, with);
             /* Metaspace drops the space it prepended, once, as tokenizers.js does */
-            tok_buf *t = &out->t[i];
+            actrm_buf *t = &out->t[i];
             if (!rc && st->kind == DEC_METASPACE && i == 0 && st->prepend_scheme != PREPEND_NEVER &&
                 t->len && t->p[0] == ' ')
                 memmove(t->p, t->p + 1, t->len--);
@@ -178,15 +178,15 @@ static int dec_step(const tok_dec_step *st, tok_list *in, tok_list *out)
 
 /* transformers' clean_up_tokenization: spaces before punctuation and
  * English contractions are removed, in this order. */
-static int clean_up(tok_buf *text)
+static int clean_up(actrm_buf *text)
 {
     static const char *const rules[][2] = {
         {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
         {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
     };
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
-        tok_buf out = {0};
-        if (tok_buf_append(&out, "", 0) || replace_all(&out, text->p, text->len, rules[r][0], rules[r][1])) {
+        actrm_buf out = {0};
+        if (actrm_buf_append(&out, "", 0) || replace_all(&out, text->p, text->len, rules[r][0], rules[r][1])) {
             free(out.p);
             return -1;
         }
@@ -211,7 +211,7 @@ static int run_chain(actrm_tokenizer *tok, tok_list *list)
 }
 
 /* out receives valid UTF-8, NUL-terminated. ids must be in range. */
-int tok_decode(actrm_tokenizer *tok, const int32_t *ids, size_t n, tok_buf *out)
+int tok_decode(actrm_tokenizer *tok, const int32_t *ids, size_t n, actrm_buf *out)
 {
     tok_list list = {0};
     int rc = 0;
@@ -219,18 +219,18 @@ int tok_decode(actrm_tokenizer *tok, const int32_t *ids, size_t n, tok_buf *out)
         rc = list_push(&list, tok->piece[ids[i]], tok->piece_len[ids[i]]);
     if (!rc)
         rc = run_chain(tok, &list);
-    tok_buf joined = {0};
-    rc = rc || tok_buf_append(&joined, "", 0);
+    actrm_buf joined = {0};
+    rc = rc || actrm_buf_append(&joined, "", 0);
     for (size_t i = 0; i < list.n && !rc; i++) {
         if (i && !tok->pipe.has_decoder)
-            rc = tok_buf_append(&joined, " ", 1); /* HF joins with spaces without a decoder */
-        rc = rc || tok_buf_append(&joined, list.t[i].p, list.t[i].len);
+            rc = actrm_buf_append(&joined, " ", 1); /* HF joins with spaces without a decoder */
+        rc = rc || actrm_buf_append(&joined, list.t[i].p, list.t[i].len);
     }
     list_free(&list);
     if (!rc && tok->clean_up_spaces)
         rc = clean_up(&joined);
     out->len = 0;
-    rc = rc || tok_buf_append(out, "", 0) || tok_utf8_append_lossy(out, joined.p, joined.len);
+    rc = rc || actrm_buf_append(out, "", 0) || tok_utf8_append_lossy(out, joined.p, joined.len);
     free(joined.p);
     return rc ? -1 : 0;
 }

@@ -19,7 +19,6 @@
  *                                   the effective BOS/EOS rule for one sequence
  *   actrm.tokenizer.clean_up_tokenization_spaces  bool (tokenizer_config.json)
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,53 +63,6 @@ static char *own(exporter *x, char *s)
     x->owned = o;
     x->owned[x->n_owned++] = s;
     return s;
-}
-
-static int read_file(const char *path, char **out, size_t *len, actrm_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return actrm_error_set(err, ACTRM_ERR_IO, "%s: %s", path, strerror(errno));
-    tok_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (tok_buf_append(&b, chunk, n)) {
-            fclose(f);
-            free(b.p);
-            return nomem(err);
-        }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b.p);
-        return actrm_error_set(err, ACTRM_ERR_IO, "%s: read error", path);
-    }
-    if (tok_buf_append(&b, "", 0)) {
-        free(b.p);
-        return nomem(err);
-    }
-    *out = b.p;
-    *len = b.len;
-    return ACTRM_OK;
-}
-
-static int read_json(const char *path, cJSON **out, actrm_error *err)
-{
-    char *text;
-    size_t len;
-    int rc = read_file(path, &text, &len, err);
-    if (rc)
-        return rc;
-    const char *end = NULL;
-    *out = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!*out) {
-        size_t off = end ? (size_t)(end - text) : 0;
-        free(text);
-        return actrm_error_set(err, ACTRM_ERR_FORMAT, "%s: invalid JSON near byte %zu", path, off);
-    }
-    free(text);
-    return ACTRM_OK;
 }
 
 static const cJSON *get(const cJSON *o, const char *key)
@@ -294,13 +246,13 @@ static int spm_scores(exporter *x)
         return nomem(x->err);
     for (int i = 0; i < x->n_tok; i++)
         x->scores[i] = x->types[i] == TOK_TYPE_NORMAL ? -(float)(x->n_merges + (size_t)i) : 0.0f;
-    tok_buf joined = {0};
+    actrm_buf joined = {0};
     for (size_t r = x->n_merges; r-- > 0;) {
         const char *m = x->merges[r], *sp = m[0] ? strchr(m + 1, ' ') : NULL;
         if (!sp)
             continue;
         joined.len = 0;
-        if (tok_buf_append(&joined, m, (size_t)(sp - m)) || tok_buf_append(&joined, sp + 1, strlen(sp + 1))) {
+        if (actrm_buf_append(&joined, m, (size_t)(sp - m)) || actrm_buf_append(&joined, sp + 1, strlen(sp + 1))) {
             free(joined.p);
             return nomem(x->err);
         }
@@ -450,13 +402,13 @@ static int chat_template(exporter *x)
         return (x->chat_template = own(x, strdup(t->valuestring))) ? ACTRM_OK : nomem(x->err);
     char path[4200];
     snprintf(path, sizeof path, "%s/chat_template.jinja", x->dir);
-    size_t len;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    if (!actrm_file_exists(path)) /* chat_template.jinja is optional */
         return ACTRM_OK;
-    fclose(f);
-    int rc = read_file(path, &x->chat_template, &len, x->err);
-    return rc ? rc : (own(x, x->chat_template) ? ACTRM_OK : nomem(x->err));
+    char *text;
+    int rc = actrm_read_file(path, &text, NULL, x->err);
+    if (rc)
+        return rc;
+    return (x->chat_template = own(x, text)) ? ACTRM_OK : nomem(x->err);
 }
 
 /* -------------------------------------------------------------- write -- */
@@ -609,14 +561,10 @@ static int read_sources(exporter *x)
 {
     snprintf(x->tj_path, sizeof x->tj_path, "%s/tokenizer.json", x->dir);
     snprintf(x->tc_path, sizeof x->tc_path, "%s/tokenizer_config.json", x->dir);
-    int rc = read_json(x->tj_path, &x->tj, x->err);
-    if (rc)
+    int rc = actrm_json_load(x->tj_path, &x->tj, x->err);
+    if (rc || !actrm_file_exists(x->tc_path)) /* tokenizer_config.json is optional */
         return rc;
-    FILE *f = fopen(x->tc_path, "rb"); /* tokenizer_config.json is optional */
-    if (!f)
-        return ACTRM_OK;
-    fclose(f);
-    return read_json(x->tc_path, &x->tc, x->err);
+    return actrm_json_load(x->tc_path, &x->tc, x->err);
 }
 
 int actrm_tokenizer_export(gguf_writer *w, const char *hf_dir, int n_vocab, actrm_error *err)

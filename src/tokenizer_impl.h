@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "tokenizer.h"
+#include "util.h"
 
 /* Token types, llama.cpp numbering (tokenizer.ggml.token_type). */
 enum {
@@ -32,19 +33,13 @@ enum {
 
 /* ------------------------------------------------------------ buffers -- */
 
-typedef struct tok_buf {
-    char *p;
-    size_t len, cap;
-} tok_buf;
-
 typedef struct tok_ids {
     int32_t *p;
     size_t len, cap;
 } tok_ids;
 
-/* All return 0, or -1 when out of memory. */
-int tok_buf_reserve(tok_buf *b, size_t extra);
-int tok_buf_append(tok_buf *b, const void *s, size_t n);
+/* Byte strings are actrm_buf (util.h). Both return 0, or -1 when out of
+ * memory. */
 int tok_ids_push(tok_ids *v, int32_t id);
 int tok_ids_append(tok_ids *v, const int32_t *ids, size_t n);
 
@@ -102,11 +97,11 @@ int tok_utf8_len(const unsigned char *s, size_t n);
 /* Appends s with each maximal invalid subsequence replaced by U+FFFD
  * (Unicode's "maximal subpart" practice: Python's errors="replace", Rust's
  * from_utf8_lossy, WHATWG). */
-int tok_utf8_append_lossy(tok_buf *out, const char *s, size_t n);
+int tok_utf8_append_lossy(actrm_buf *out, const char *s, size_t n);
 /* Returns 1 if s is valid UTF-8 (nothing appended), else appends the
  * tok_utf8_append_lossy copy of s to out and returns 0; -1 when out of
  * memory. */
-int tok_utf8_sanitize(const char *s, size_t n, tok_buf *out);
+int tok_utf8_sanitize(const char *s, size_t n, actrm_buf *out);
 int tok_is_whitespace(uint32_t cp); /* Unicode White_Space */
 int tok_is_word_char(uint32_t cp);  /* alphanumeric or '_' */
 
@@ -220,7 +215,7 @@ typedef struct tok_segments {
 
 /* Pre-tokenizer output: pieces are spans of buf. */
 typedef struct tok_pieces {
-    tok_buf buf;
+    actrm_buf buf;
     struct tok_span { uint32_t off, len; } *span;
     size_t n, cap;
 } tok_pieces;
@@ -300,7 +295,7 @@ struct actrm_tokenizer {
 
 /* tokenizer_text.c */
 /* out is overwritten with the normalized text. */
-int tok_normalize(actrm_tokenizer *tok, const char *s, size_t n, tok_buf *out);
+int tok_normalize(actrm_tokenizer *tok, const char *s, size_t n, actrm_buf *out);
 int tok_pretokenize(actrm_tokenizer *tok, const char *s, size_t n, int at_start,
                     tok_pieces *out);
 void tok_pieces_free(tok_pieces *p);
@@ -318,6 +313,6 @@ int tok_bpe_encode(actrm_tokenizer *tok, const char *s, size_t n, tok_ids *out);
 void tok_cache_free(tok_cache *c);
 
 /* tokenizer_decode.c */
-int tok_decode(actrm_tokenizer *tok, const int32_t *ids, size_t n, tok_buf *out);
+int tok_decode(actrm_tokenizer *tok, const int32_t *ids, size_t n, actrm_buf *out);
 
 #endif

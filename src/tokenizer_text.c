@@ -187,7 +187,7 @@ static int nfc_sensitive(uint32_t cp)
     return k != 1 || d[0] != (utf8proc_int32_t)cp;
 }
 
-static int map_form(int kind, const char *s, size_t n, tok_buf *out)
+static int map_form(int kind, const char *s, size_t n, actrm_buf *out)
 {
     static const int opts[] = {
         [NORM_NFC] = UTF8PROC_STABLE | UTF8PROC_COMPOSE,
@@ -199,8 +199,8 @@ static int map_form(int kind, const char *s, size_t n, tok_buf *out)
     utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &res,
                                         (utf8proc_option_t)opts[kind]);
     if (len < 0) /* cannot happen on sanitized input; keep the text as is */
-        return tok_buf_append(out, s, n);
-    int rc = tok_buf_append(out, res, (size_t)len);
+        return actrm_buf_append(out, s, n);
+    int rc = actrm_buf_append(out, res, (size_t)len);
     free(res);
     return rc;
 }
@@ -209,7 +209,7 @@ static int map_form(int kind, const char *s, size_t n, tok_buf *out)
  * characters together with the starter before it. Two adjacent insensitive
  * characters never interact under NFC, so the text between runs is copied
  * as is. This keeps NFC cheap on text that is already composed. */
-static int nfc(const char *s, size_t n, tok_buf *out)
+static int nfc(const char *s, size_t n, actrm_buf *out)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t copied = 0, prev_start = 0, i = 0;
@@ -228,21 +228,21 @@ static int nfc(const char *s, size_t n, tok_buf *out)
                 break;
             end += (size_t)k;
         }
-        if (tok_buf_append(out, s + copied, start - copied) || map_form(NORM_NFC, s + start, end - start, out))
+        if (actrm_buf_append(out, s + copied, start - copied) || map_form(NORM_NFC, s + start, end - start, out))
             return -1;
         copied = prev_start = i = end;
     }
-    return tok_buf_append(out, s + copied, n - copied);
+    return actrm_buf_append(out, s + copied, n - copied);
 }
 
-static int unicode_form(int kind, const char *s, size_t n, tok_buf *out)
+static int unicode_form(int kind, const char *s, size_t n, actrm_buf *out)
 {
     if (all_ascii(s, n)) /* ASCII is invariant under every normal form */
-        return tok_buf_append(out, s, n);
+        return actrm_buf_append(out, s, n);
     return kind == NORM_NFC ? nfc(s, n, out) : map_form(kind, s, n, out);
 }
 
-static int lowercase(const char *s, size_t n, tok_buf *out)
+static int lowercase(const char *s, size_t n, actrm_buf *out)
 {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
@@ -254,26 +254,26 @@ static int lowercase(const char *s, size_t n, tok_buf *out)
             k = 1;
         }
         int m = tok_utf8_encode((uint32_t)utf8proc_tolower((utf8proc_int32_t)cp), enc);
-        if (tok_buf_append(out, enc, (size_t)m))
+        if (actrm_buf_append(out, enc, (size_t)m))
             return -1;
         i += (size_t)k;
     }
     return 0;
 }
 
-static int replace_string(const char *s, size_t n, const char *pat, const char *with, tok_buf *out)
+static int replace_string(const char *s, size_t n, const char *pat, const char *with, actrm_buf *out)
 {
     size_t pl = strlen(pat), wl = strlen(with), i = 0, run = 0;
     while (i + pl <= n) {
         if (memcmp(s + i, pat, pl) == 0) {
-            if (tok_buf_append(out, s + run, i - run) || tok_buf_append(out, with, wl))
+            if (actrm_buf_append(out, s + run, i - run) || actrm_buf_append(out, with, wl))
                 return -1;
             i += pl;
             run = i;
         } else
             i++;
     }
-    return tok_buf_append(out, s + run, n - run);
+    return actrm_buf_append(out, s + run, n - run);
 }
 
 static int regex_match(pcre2_code *re, pcre2_match_data *md, const char *s, size_t n, size_t start)
@@ -318,18 +318,18 @@ static int regex_spans(actrm_tokenizer *tok, pcre2_code *re, const char *s, size
 
 struct replace_ctx {
     const char *s, *with;
-    tok_buf *out;
+    actrm_buf *out;
 };
 
 static int replace_emit(void *vctx, size_t off, size_t len, int is_match)
 {
     struct replace_ctx *c = vctx;
     if (is_match)
-        return tok_buf_append(c->out, c->with, strlen(c->with));
-    return tok_buf_append(c->out, c->s + off, len);
+        return actrm_buf_append(c->out, c->with, strlen(c->with));
+    return actrm_buf_append(c->out, c->s + off, len);
 }
 
-static int strip_whitespace(const char *s, size_t n, int left, int right, tok_buf *out)
+static int strip_whitespace(const char *s, size_t n, int left, int right, actrm_buf *out)
 {
     size_t a = 0, b = n;
     uint32_t cp;
@@ -345,19 +345,19 @@ static int strip_whitespace(const char *s, size_t n, int left, int right, tok_bu
             break;
         b = p;
     }
-    return tok_buf_append(out, s + a, b - a);
+    return actrm_buf_append(out, s + a, b - a);
 }
 
 static int normalize_step(actrm_tokenizer *tok, const tok_norm_step *st, const char *s, size_t n,
-                          tok_buf *out)
+                          actrm_buf *out)
 {
     switch (st->kind) {
     case NORM_NFC: case NORM_NFD: case NORM_NFKC: case NORM_NFKD:
         return unicode_form(st->kind, s, n, out);
     case NORM_PREPEND: /* HF prepends only to non-empty text */
-        if (n && tok_buf_append(out, st->a, strlen(st->a)))
+        if (n && actrm_buf_append(out, st->a, strlen(st->a)))
             return -1;
-        return tok_buf_append(out, s, n);
+        return actrm_buf_append(out, s, n);
     case NORM_REPLACE:
         if (st->re) {
             struct replace_ctx c = {s, st->b, out};
@@ -369,23 +369,23 @@ static int normalize_step(actrm_tokenizer *tok, const tok_norm_step *st, const c
     case NORM_STRIP:
         return strip_whitespace(s, n, st->left, st->right, out);
     }
-    return tok_buf_append(out, s, n);
+    return actrm_buf_append(out, s, n);
 }
 
 /* out is overwritten with the normalized text. */
-int tok_normalize(actrm_tokenizer *tok, const char *s, size_t n, tok_buf *out)
+int tok_normalize(actrm_tokenizer *tok, const char *s, size_t n, actrm_buf *out)
 {
-    tok_buf tmp = {0};
+    actrm_buf tmp = {0};
     out->len = 0;
-    if (tok_buf_append(out, s, n))
+    if (actrm_buf_append(out, s, n))
         return -1;
     for (int i = 0; i < tok->pipe.n_norm; i++) {
         tmp.len = 0;
-        if (tok_buf_append(&tmp, "", 0) || normalize_step(tok, &tok->pipe.norm[i], out->p, out->len, &tmp)) {
+        if (actrm_buf_append(&tmp, "", 0) || normalize_step(tok, &tok->pipe.norm[i], out->p, out->len, &tmp)) {
             free(tmp.p);
             return -1;
         }
-        tok_buf swap = *out;
+        actrm_buf swap = *out;
         *out = tmp;
         tmp = swap;
     }
@@ -422,14 +422,14 @@ static int pieces_push(tok_pieces *p, const char *s, size_t len)
     p->span[p->n].off = (uint32_t)p->buf.len;
     p->span[p->n].len = (uint32_t)len;
     p->n++;
-    return tok_buf_append(&p->buf, s, len);
+    return actrm_buf_append(&p->buf, s, len);
 }
 
 /* Grows the last piece by len bytes of s. */
 static int pieces_extend(tok_pieces *p, const char *s, size_t len)
 {
     p->span[p->n - 1].len += (uint32_t)len;
-    return tok_buf_append(&p->buf, s, len);
+    return actrm_buf_append(&p->buf, s, len);
 }
 
 /* Split behaviours over the stream of (span, is_match) items of one piece,
@@ -509,13 +509,13 @@ static int pre_split(actrm_tokenizer *tok, pcre2_code *re, int behavior, int inv
 
 static int pre_metaspace(const tok_pre_step *st, const char *s, size_t n, int at_start, tok_pieces *out)
 {
-    tok_buf t = {0};
+    actrm_buf t = {0};
     size_t rl = strlen(st->replacement);
     int prepend = st->prepend_scheme == PREPEND_ALWAYS || (st->prepend_scheme == PREPEND_FIRST && at_start);
     int rc = replace_string(s, n, " ", st->replacement, &t);
     if (!rc && prepend && !(t.len >= rl && memcmp(t.p, st->replacement, rl) == 0)) {
-        tok_buf u = {0};
-        rc = tok_buf_append(&u, st->replacement, rl) || tok_buf_append(&u, t.p, t.len);
+        actrm_buf u = {0};
+        rc = actrm_buf_append(&u, st->replacement, rl) || actrm_buf_append(&u, t.p, t.len);
         free(t.p);
         t = u;
     }
@@ -546,10 +546,10 @@ static int pre_step(actrm_tokenizer *tok, const tok_pre_step *st, const char *s,
         return pre_metaspace(st, s, n, at_start, out);
     case PRE_BYTELEVEL: {
         /* the byte mapping itself is implicit: the model works on raw bytes */
-        tok_buf t = {0};
+        actrm_buf t = {0};
         int rc = 0;
         if (st->add_prefix_space && !(n && s[0] == ' ')) {
-            rc = tok_buf_append(&t, " ", 1) || tok_buf_append(&t, s, n);
+            rc = actrm_buf_append(&t, " ", 1) || actrm_buf_append(&t, s, n);
             s = t.p;
             n = t.len;
         }

@@ -7,33 +7,6 @@
 
 /* ------------------------------------------------------------ buffers -- */
 
-int tok_buf_reserve(tok_buf *b, size_t extra)
-{
-    if (b->len + extra + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p)
-        return -1;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-/* Keeps the buffer NUL-terminated so callers can hand it out as a string. */
-int tok_buf_append(tok_buf *b, const void *s, size_t n)
-{
-    if (tok_buf_reserve(b, n))
-        return -1;
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return 0;
-}
-
 static int ids_reserve(tok_ids *v, size_t extra)
 {
     if (v->len + extra <= v->cap)
@@ -349,7 +322,7 @@ static size_t maximal_subpart(const unsigned char *s, size_t n)
 
 /* Scans for the first invalid byte quickly (ASCII runs), so valid input
  * costs no copy. */
-int tok_utf8_sanitize(const char *s, size_t n, tok_buf *out)
+int tok_utf8_sanitize(const char *s, size_t n, actrm_buf *out)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
@@ -366,13 +339,13 @@ int tok_utf8_sanitize(const char *s, size_t n, tok_buf *out)
     }
     if (i == n)
         return 1;
-    if (tok_buf_reserve(out, n + n / 2 + 8) || tok_buf_append(out, s, i) ||
+    if (actrm_buf_reserve(out, n + n / 2 + 8) || actrm_buf_append(out, s, i) ||
         tok_utf8_append_lossy(out, s + i, n - i))
         return -1;
     return 0;
 }
 
-int tok_utf8_append_lossy(tok_buf *out, const char *s, size_t n)
+int tok_utf8_append_lossy(actrm_buf *out, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, run = 0;
@@ -383,12 +356,12 @@ int tok_utf8_append_lossy(tok_buf *out, const char *s, size_t n)
             i += (size_t)k;
             continue;
         }
-        if (tok_buf_append(out, s + run, i - run) || tok_buf_append(out, replacement_char, 3))
+        if (actrm_buf_append(out, s + run, i - run) || actrm_buf_append(out, replacement_char, 3))
             return -1;
         i += maximal_subpart(u + i, n - i);
         run = i;
     }
-    return tok_buf_append(out, s + run, n - run);
+    return actrm_buf_append(out, s + run, n - run);
 }
 
 int tok_is_whitespace(uint32_t cp)
