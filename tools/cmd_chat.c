@@ -1,13 +1,14 @@
 /* actrm chat: render a conversation with the model's chat template and print
  * the prompt exactly, with no newline added. */
 #include <cjson/cJSON.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actrm.h"
 #include "cli.h"
+#include "cli_util.h"
+#include "util.h"
 
 typedef struct chat_args {
     const char *model;
@@ -41,18 +42,6 @@ static void usage(FILE *f)
             "  --chat-template FAMILY     render as FAMILY instead of the detected one:\n"
             "                             chatml, llama3, gemma or mistral\n"
             "  -h, --help                 show this help\n");
-}
-
-/* Prints the one-line error and returns 1. */
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "actrm chat: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
 }
 
 static int parse_bool(const char *text, int *out)
@@ -110,59 +99,27 @@ static int parse_args(int argc, char **argv, chat_args *a)
             a->enable_thinking = 1;
         } else if (strncmp(arg, "--enable-thinking=", 18) == 0) {
             if (parse_bool(arg + 18, &a->enable_thinking))
-                return fail("--enable-thinking: '%s' is neither true nor false", arg + 18), -1;
+                return cli_fail("chat", "--enable-thinking: '%s' is neither true nor false", arg + 18), -1;
         } else if ((v = option_value(argc, argv, &i, "--messages", &missing))) {
             a->messages = v;
         } else if ((v = option_value(argc, argv, &i, "--chat-template", &missing))) {
             a->family = v;
         } else if (missing) {
-            return fail("option %s needs a value (see actrm chat --help)", arg), -1;
+            return cli_fail("chat", "option %s needs a value (see actrm chat --help)", arg), -1;
         } else if (arg[0] == '-' || a->model) {
-            return fail("unexpected argument '%s' (see actrm chat --help)", arg), -1;
+            return cli_fail("chat", "unexpected argument '%s' (see actrm chat --help)", arg), -1;
         } else {
             a->model = arg;
         }
     }
     if (!a->model)
-        return fail("missing MODEL.gguf (see actrm chat --help)"), -1;
+        return cli_fail("chat", "missing MODEL.gguf (see actrm chat --help)"), -1;
     if (!a->messages)
-        return fail("missing --messages M.json (see actrm chat --help)"), -1;
+        return cli_fail("chat", "missing --messages M.json (see actrm chat --help)"), -1;
     if (a->family && !is_family(a->family))
-        return fail("--chat-template: unknown family '%s' (chatml, llama3, gemma or mistral)",
+        return cli_fail("chat", "--chat-template: unknown family '%s' (chatml, llama3, gemma or mistral)",
                     a->family), -1;
     return 0;
-}
-
-/* Reads a whole file as a NUL-terminated string (malloc'ed), or NULL. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *data = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *p = realloc(data, cap);
-            if (!p)
-                break;
-            data = p;
-        }
-        size_t got = fread(data + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f) || !data;
-    fclose(f);
-    if (bad) {
-        free(data);
-        return NULL;
-    }
-    data[n] = '\0';
-    *len = n;
-    return data;
 }
 
 /* The string field key of message i (1-based in messages), or NULL after
@@ -171,34 +128,27 @@ static const char *message_field(const char *path, size_t i, const cJSON *m, con
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
     if (!v)
-        return fail("%s: message %zu: missing '%s'", path, i + 1, key), NULL;
+        return cli_fail("chat", "%s: message %zu: missing '%s'", path, i + 1, key), NULL;
     if (!cJSON_IsString(v))
-        return fail("%s: message %zu: '%s' is not a string", path, i + 1, key), NULL;
+        return cli_fail("chat", "%s: message %zu: '%s' is not a string", path, i + 1, key), NULL;
     return v->valuestring;
 }
 
 static int conversation_load(const char *path, conversation *conv)
 {
-    size_t len = 0;
-    char *text = read_file(path, &len);
-    if (!text)
-        return fail("%s: cannot read the file", path);
-    const char *end = NULL;
-    conv->json = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    size_t at = end ? (size_t)(end - text) : 0;
-    free(text);
-    if (!conv->json)
-        return fail("%s: not valid JSON (near byte %zu)", path, at);
+    actrm_error err = {0};
+    if (actrm_json_load(path, &conv->json, &err))
+        return cli_fail("chat", "%s", err.msg);
     if (!cJSON_IsArray(conv->json))
-        return fail("%s: expected a JSON array of {\"role\", \"content\"} objects", path);
+        return cli_fail("chat", "%s: expected a JSON array of {\"role\", \"content\"} objects", path);
     conv->n = (size_t)cJSON_GetArraySize(conv->json);
     conv->msgs = calloc(conv->n + 1, sizeof *conv->msgs);
     if (!conv->msgs)
-        return fail("out of memory");
+        return cli_fail("chat", "out of memory");
     size_t i = 0;
     for (const cJSON *m = conv->json->child; m; m = m->next, i++) {
         if (!cJSON_IsObject(m))
-            return fail("%s: message %zu: not an object", path, i + 1);
+            return cli_fail("chat", "%s: message %zu: not an object", path, i + 1);
         conv->msgs[i].role = message_field(path, i, m, "role");
         if (!conv->msgs[i].role)
             return 1;
@@ -217,12 +167,12 @@ static int render_and_print(actrm_tokenizer *tok, const chat_args *a, const conv
     char *prompt = NULL;
     int st = actrm_tokenizer_chat_render(tok, conv->msgs, conv->n, &opt, &prompt);
     if (st)
-        return fail("%s: %s", st == ACTRM_ERR_UNSUPPORTED ? a->model : a->messages,
+        return cli_fail("chat", "%s: %s", st == ACTRM_ERR_UNSUPPORTED ? a->model : a->messages,
                     actrm_tokenizer_errmsg(tok));
     size_t n = strlen(prompt);
     int bad = fwrite(prompt, 1, n, stdout) != n || fflush(stdout) != 0;
     free(prompt);
-    return bad ? fail("cannot write to standard output") : 0;
+    return bad ? cli_fail("chat", "cannot write to standard output") : 0;
 }
 
 int cmd_chat(int argc, char **argv)
@@ -236,7 +186,7 @@ int cmd_chat(int argc, char **argv)
     rc = conversation_load(a.messages, &conv);
     if (rc == 0 && actrm_tokenizer_init(&tok, a.model)) {
         const char *msg = tok ? actrm_tokenizer_errmsg(tok) : "out of memory";
-        rc = strstr(msg, a.model) ? fail("%s", msg) : fail("%s: %s", a.model, msg);
+        rc = strstr(msg, a.model) ? cli_fail("chat", "%s", msg) : cli_fail("chat", "%s: %s", a.model, msg);
     }
     if (rc == 0)
         rc = render_and_print(tok, &a, &conv);

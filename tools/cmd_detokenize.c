@@ -1,11 +1,11 @@
 /* actrm detokenize MODEL.gguf --ids 1,2,3 */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actrm.h"
 #include "cli.h"
+#include "cli_util.h"
 
 static void usage(FILE *f)
 {
@@ -19,44 +19,6 @@ static void usage(FILE *f)
             "options:\n"
             "  --ids LIST  the token ids\n"
             "  -h, --help  show this help\n");
-}
-
-/* Parses "1,2, 3" or "[1,2,3]" into a malloc'ed array. On error prints a
- * message naming the bad item and returns NULL. */
-static int32_t *parse_ids(const char *list, size_t *n)
-{
-    size_t cap = 16;
-    int32_t *ids = malloc(cap * sizeof *ids);
-    *n = 0;
-    const char *p = list;
-    while (ids) {
-        while (*p == ' ' || *p == ',' || *p == '[' || *p == ']' || *p == '\t' || *p == '\n')
-            p++;
-        if (!*p)
-            return ids;
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < INT32_MIN || v > INT32_MAX ||
-            (*end && !strchr(" ,[]\t\n", *end))) {
-            fprintf(stderr, "actrm detokenize: --ids item %zu ('%.*s') is not an integer\n", *n + 1,
-                    (int)strcspn(p, " ,[]\t\n"), p);
-            free(ids);
-            return NULL;
-        }
-        if (*n == cap) {
-            int32_t *bigger = realloc(ids, (cap *= 2) * sizeof *ids);
-            if (!bigger)
-                free(ids);
-            ids = bigger;
-            if (!ids)
-                break;
-        }
-        ids[(*n)++] = (int32_t)v;
-        p = end;
-    }
-    fprintf(stderr, "actrm detokenize: out of memory\n");
-    return NULL;
 }
 
 int cmd_detokenize(int argc, char **argv)
@@ -84,8 +46,8 @@ int cmd_detokenize(int argc, char **argv)
         return 2;
     }
     size_t n;
-    int32_t *ids = parse_ids(list, &n);
-    if (!ids)
+    int32_t *ids;
+    if (cli_parse_ids("detokenize", "--ids", list, &ids, &n))
         return 2;
     actrm_tokenizer *tok = NULL;
     char *text = NULL;

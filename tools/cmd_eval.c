@@ -292,15 +292,15 @@ int cmd_eval(int argc, char **argv)
         if (!strcmp(a.method, method_names[m]))
             e.method = m;
     if (e.method < 0)
-        return rm_fail("eval", "--method is activation, zeroshot, icl or sav"), 2;
+        return cli_fail("eval", "--method is activation, zeroshot, icl or sav"), 2;
     rc = rm_open(&e.c, "eval", a.pos[0], a.steer, &a);
     actrm_error err = {0};
     if (!rc && (eval_prepare(&e, &err) || eval_file(&e, &err)))
-        rc = rm_fail("eval", "%s", err.msg);
+        rc = cli_fail("eval", "%s", err.msg);
     if (!rc) {
         table_print(&e.t, method_names[e.method], a.pos[1]);
         if (a.json && table_write_json(&e.t, method_names[e.method], a.json, &err))
-            rc = rm_fail("eval", "%s", err.msg);
+            rc = cli_fail("eval", "%s", err.msg);
     }
     rm_close(&e.c);
     rm_examples_free(e.pool, e.n_pool);

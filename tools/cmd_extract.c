@@ -34,12 +34,12 @@ int cmd_extract(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : 2;
     if (!a.out)
-        return rm_fail("extract", "-o STEER.gguf is required"), 2;
+        return cli_fail("extract", "-o STEER.gguf is required"), 2;
     actrm_error err = {0};
     actrm_example *ex = NULL;
     size_t n = 0;
     if (rm_load_examples(a.pos[1], a.criterion, &ex, &n, &err))
-        return rm_fail("extract", "%s", err.msg);
+        return cli_fail("extract", "%s", err.msg);
     rm_ctx c;
     rc = rm_open(&c, "extract", a.pos[0], NULL, &a);
     rm_progress prog;
@@ -48,10 +48,10 @@ int cmd_extract(int argc, char **argv)
                               .progress = rm_progress_cb, .progress_ctx = &prog};
     actrm_steer *s = NULL;
     if (!rc && actrm_judge_extract(c.judge, ex, n, &so, &s))
-        rc = rm_fail("extract", "%s", actrm_judge_errmsg(c.judge));
+        rc = cli_fail("extract", "%s", actrm_judge_errmsg(c.judge));
     rm_progress_done(&prog);
     if (!rc && actrm_steer_save(s, a.out))
-        rc = rm_fail("extract", "%s", actrm_steer_errmsg(s));
+        rc = cli_fail("extract", "%s", actrm_steer_errmsg(s));
     if (!rc) {
         const actrm_steer_info *i = actrm_steer_get_info(s);
         fprintf(stderr, "actrm extract: %zu examples, %d prompts of %d shots -> %s\n", n,

@@ -2,17 +2,17 @@
  * tokenizer) and write logits, head outputs and hidden states as .npy files,
  * optionally with heads patched at the last position. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actrm.h"
 #include "cli.h"
+#include "cli_util.h"
 #include "npy.h"
+#include "util.h"
 
 typedef struct fwd_args {
     const char *model;
@@ -36,7 +36,7 @@ static void usage(FILE *f)
             "Runs the model on the tokens in one batch and writes little-endian float32\n"
             "(.npy) files. T is the number of tokens.\n\n"
             "input (exactly one):\n"
-            "  --ids LIST          comma-separated token ids, used as they are\n"
+            "  --ids LIST          token ids separated by commas or spaces, used as they are\n"
             "  --text T            text, encoded with the model's tokenizer\n"
             "  --prompt-file F     the text of file F, encoded likewise\n"
             "  --special           with --text/--prompt-file: add BOS/EOS as the tokenizer's\n"
@@ -54,18 +54,6 @@ static void usage(FILE *f)
             "                      relative to the JSON file\n"
             "  --threads N         worker threads (default: all cores; results do not depend on it)\n"
             "  -h, --help          show this help\n");
-}
-
-/* Prints the one-line error and returns 1. */
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "actrm forward: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
 }
 
 /* Returns 0 to run, 1 when --help was printed, -1 on a bad command line. */
@@ -86,7 +74,7 @@ static int parse_args(int argc, char **argv, fwd_args *a)
         for (size_t o = 0; o < sizeof opts / sizeof opts[0] && !known; o++)
             if (strcmp(arg, opts[o].name) == 0) {
                 if (i + 1 >= argc)
-                    return fail("option %s needs a value (see actrm forward --help)", arg), -1;
+                    return cli_fail("forward", "option %s needs a value (see actrm forward --help)", arg), -1;
                 *opts[o].dst = argv[++i];
                 known = 1;
             }
@@ -98,45 +86,21 @@ static int parse_args(int argc, char **argv, fwd_args *a)
             char *end;
             long n = strtol(argv[++i], &end, 10);
             if (*end || end == argv[i] || n < 0 || n > 4096)
-                return fail("--threads '%s' is not a thread count in [0, 4096]", argv[i]), -1;
+                return cli_fail("forward", "--threads '%s' is not a thread count in [0, 4096]", argv[i]), -1;
             a->n_threads = (int)n;
         } else if (arg[0] == '-' || a->model) {
-            return fail("unexpected argument '%s' (see actrm forward --help)", arg), -1;
+            return cli_fail("forward", "unexpected argument '%s' (see actrm forward --help)", arg), -1;
         } else {
             a->model = arg;
         }
     }
     if (!a->model)
-        return fail("missing MODEL.gguf (see actrm forward --help)"), -1;
+        return cli_fail("forward", "missing MODEL.gguf (see actrm forward --help)"), -1;
     if (!!a->ids + !!a->text + !!a->prompt_file != 1)
-        return fail("give exactly one of --ids, --text, --prompt-file (see actrm forward --help)"), -1;
+        return cli_fail("forward", "give exactly one of --ids, --text, --prompt-file (see actrm forward --help)"), -1;
     if (a->special && a->ids)
-        return fail("--special applies to --text/--prompt-file, not --ids"), -1;
+        return cli_fail("forward", "--special applies to --text/--prompt-file, not --ids"), -1;
     return 0;
-}
-
-/* "1,2,3" -> ids (malloc'ed). */
-static int parse_ids(const char *text, int32_t **ids, int *n)
-{
-    size_t cap = 1;
-    for (const char *p = text; *p; p++)
-        cap += *p == ',';
-    *ids = malloc(cap * sizeof **ids);
-    if (!*ids)
-        return fail("out of memory");
-    *n = 0;
-    const char *p = text;
-    for (;;) {
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > INT32_MAX || (*end && *end != ','))
-            return fail("--ids: '%s' is not a comma-separated list of token ids", text);
-        (*ids)[(*n)++] = (int32_t)v;
-        if (!*end)
-            return 0;
-        p = end + 1;
-    }
 }
 
 /* dir of json_path + rel (rel if absolute). */
@@ -152,55 +116,31 @@ static char *relative_path(const char *json_path, const char *rel)
     return out;
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-    do {
-        if (len + 4096 + 1 > cap) {
-            char *nb = realloc(buf, cap = 2 * cap + 4096 + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-    } while (got > 0);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
 /* The batch's tokens: --ids as given, or the text encoded by the model's
  * tokenizer. */
 static int load_tokens(const fwd_args *a, int32_t **ids, int *n)
 {
-    if (a->ids)
-        return parse_ids(a->ids, ids, n);
+    size_t n_ids = 0;
+    if (a->ids) {
+        if (cli_parse_ids("forward", "--ids", a->ids, ids, &n_ids))
+            return 1;
+        if (n_ids < 1 || n_ids > INT_MAX)
+            return cli_fail("forward", "--ids: %zu token ids (need 1 to %d)", n_ids, INT_MAX);
+        *n = (int)n_ids;
+        return 0;
+    }
     char *file_text = NULL;
-    if (a->prompt_file && !(file_text = read_text(a->prompt_file)))
-        return fail("%s: cannot read: %s", a->prompt_file, strerror(errno));
+    if (a->prompt_file && !(file_text = cli_read_file("forward", a->prompt_file, NULL)))
+        return 1;
     const char *text = a->text ? a->text : file_text;
     actrm_tokenizer *tok = NULL;
-    size_t n_ids = 0;
     int rc = 0;
     if (actrm_tokenizer_init(&tok, a->model))
-        rc = fail("%s", tok ? actrm_tokenizer_errmsg(tok) : "out of memory");
+        rc = cli_fail("forward", "%s", tok ? actrm_tokenizer_errmsg(tok) : "out of memory");
     else if (actrm_tokenizer_encode(tok, text, strlen(text), a->special ? ACTRM_ENCODE_ADD_SPECIAL : 0, ids, &n_ids))
-        rc = fail("%s", actrm_tokenizer_errmsg(tok));
+        rc = cli_fail("forward", "%s", actrm_tokenizer_errmsg(tok));
     else if (n_ids < 1 || n_ids > INT_MAX)
-        rc = fail("%s: the text encodes to %zu tokens", a->text ? "--text" : a->prompt_file, n_ids);
+        rc = cli_fail("forward", "%s: the text encodes to %zu tokens", a->text ? "--text" : a->prompt_file, n_ids);
     *n = (int)n_ids;
     actrm_tokenizer_free(tok);
     free(file_text);
@@ -210,19 +150,19 @@ static int load_tokens(const fwd_args *a, int32_t **ids, int *n)
 static int parse_patch_heads(const char *path, const cJSON *heads, const actrm_model_info *in, patch_file *pf)
 {
     if (!cJSON_IsArray(heads) || cJSON_GetArraySize(heads) < 1)
-        return fail("%s: field 'heads' must be a non-empty array of [layer, head]", path);
+        return cli_fail("forward", "%s: field 'heads' must be a non-empty array of [layer, head]", path);
     pf->n = cJSON_GetArraySize(heads);
     pf->patches = calloc((size_t)pf->n, sizeof *pf->patches);
     if (!pf->patches)
-        return fail("out of memory");
+        return cli_fail("forward", "out of memory");
     for (int i = 0; i < pf->n; i++) {
         const cJSON *pair = cJSON_GetArrayItem(heads, i);
         const cJSON *l = cJSON_GetArrayItem(pair, 0), *h = cJSON_GetArrayItem(pair, 1);
         if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 || !cJSON_IsNumber(l) || !cJSON_IsNumber(h))
-            return fail("%s: field 'heads[%d]' must be a [layer, head] pair of integers", path, i);
+            return cli_fail("forward", "%s: field 'heads[%d]' must be a [layer, head] pair of integers", path, i);
         double dl = l->valuedouble, dh = h->valuedouble;
         if (dl != floor(dl) || dh != floor(dh) || dl < 0 || dl >= in->n_layer || dh < 0 || dh >= in->n_head)
-            return fail("%s: field 'heads[%d]' = [%g, %g] is not a (layer, head) of the model's %d layers x %d heads",
+            return cli_fail("forward", "%s: field 'heads[%d]' = [%g, %g] is not a (layer, head) of the model's %d layers x %d heads",
                         path, i, dl, dh, in->n_layer, in->n_head);
         pf->patches[i].layer = (int)dl;
         pf->patches[i].head = (int)dh;
@@ -234,13 +174,13 @@ static int load_patch_vectors(const char *json_path, const char *rel, const actr
 {
     char *vpath = relative_path(json_path, rel);
     if (!vpath)
-        return fail("out of memory");
+        return cli_fail("forward", "out of memory");
     actrm_error err = {0};
     int rc = actrm_npy_read(vpath, ACTRM_NPY_F32, &pf->vectors, &err);
     if (rc == 0 && (pf->vectors.ndim != 2 || pf->vectors.shape[0] != pf->n || pf->vectors.shape[1] != in->head_dim))
-        rc = fail("%s: shape must be [%d, %d] (heads x head_dim)", vpath, pf->n, in->head_dim);
+        rc = cli_fail("forward", "%s: shape must be [%d, %d] (heads x head_dim)", vpath, pf->n, in->head_dim);
     else if (rc)
-        rc = fail("%s", err.msg);
+        rc = cli_fail("forward", "%s", err.msg);
     free(vpath);
     for (int i = 0; rc == 0 && i < pf->n; i++)
         pf->patches[i].z = (const float *)pf->vectors.data + (size_t)i * in->head_dim;
@@ -249,17 +189,14 @@ static int load_patch_vectors(const char *json_path, const char *rel, const actr
 
 static int load_patch(const char *path, const actrm_model_info *in, patch_file *pf)
 {
-    char *text = read_text(path);
-    if (!text)
-        return fail("%s: cannot read: %s", path, strerror(errno));
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!root)
-        return fail("%s: not valid JSON", path);
+    cJSON *root;
+    actrm_error err = {0};
+    if (actrm_json_load(path, &root, &err))
+        return cli_fail("forward", "%s", err.msg);
     int rc = parse_patch_heads(path, cJSON_GetObjectItemCaseSensitive(root, "heads"), in, pf);
     const cJSON *vec = cJSON_GetObjectItemCaseSensitive(root, "vectors");
     if (rc == 0 && !cJSON_IsString(vec))
-        rc = fail("%s: field 'vectors' must be the path of a .npy file", path);
+        rc = cli_fail("forward", "%s: field 'vectors' must be the path of a .npy file", path);
     if (rc == 0)
         rc = load_patch_vectors(path, vec->valuestring, in, pf);
     cJSON_Delete(root);
@@ -280,7 +217,7 @@ static int alloc_out(fwd_out *o, const actrm_model_info *in, int n_out, int logi
     o->heads = heads ? malloc((size_t)in->n_layer * n * in->n_head * in->head_dim * sizeof(float)) : NULL;
     o->hidden = hidden ? malloc((size_t)(in->n_layer + 1) * n * in->n_embd * sizeof(float)) : NULL;
     if ((logits && !o->logits) || (heads && !o->heads) || (hidden && !o->hidden))
-        return fail("out of memory for the outputs");
+        return cli_fail("forward", "out of memory for the outputs");
     return 0;
 }
 
@@ -318,7 +255,7 @@ static int eval_part(fwd_run *run, const int32_t *ids, int n, int all, fwd_out *
         req.patch_pos = n - 1;
     }
     if (actrm_session_eval(run->sess, ids, n, &req))
-        return fail("%s", actrm_session_errmsg(run->sess));
+        return cli_fail("forward", "%s", actrm_session_errmsg(run->sess));
     return 0;
 }
 
@@ -361,7 +298,7 @@ static int write_npy(const char *path, const float *data, const int64_t *shape, 
 {
     actrm_error err = {0};
     if (path && actrm_npy_write_f32(path, data, shape, ndim, &err))
-        return fail("%s", err.msg);
+        return cli_fail("forward", "%s", err.msg);
     return 0;
 }
 
@@ -391,12 +328,12 @@ int cmd_forward(int argc, char **argv)
     fwd_out out = {0};
     rc = load_tokens(&a, &ids, &T);
     if (rc == 0 && actrm_model_init(&model, a.model))
-        rc = fail("%s", model ? actrm_model_errmsg(model) : "out of memory");
+        rc = cli_fail("forward", "%s", model ? actrm_model_errmsg(model) : "out of memory");
     const actrm_model_info *in = rc ? NULL : actrm_model_get_info(model);
     if (rc == 0 && a.patch)
         rc = load_patch(a.patch, in, &pf);
     if (rc == 0 && actrm_session_init(&sess, model, T, a.n_threads))
-        rc = fail("%s", sess ? actrm_session_errmsg(sess) : "out of memory");
+        rc = cli_fail("forward", "%s", sess ? actrm_session_errmsg(sess) : "out of memory");
     fwd_run run = {sess, in, a.patch ? &pf : NULL};
     if (rc == 0)
         rc = run_forward(&run, &a, ids, T, &out);

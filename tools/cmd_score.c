@@ -94,14 +94,14 @@ int cmd_score(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : 2;
     if (!a.out)
-        return rm_fail("score", "-o OUT.jsonl is required"), 2;
+        return cli_fail("score", "-o OUT.jsonl is required"), 2;
     rm_ctx c;
     rc = rm_open(&c, "score", a.pos[0], a.steer, &a);
     actrm_error err = {0};
     if (!rc && c.steer && actrm_steer_get_info(c.steer)->n_selected == 0)
-        rc = rm_fail("score", "%s has no heads selected (run actrm select)", a.steer);
+        rc = cli_fail("score", "%s has no heads selected (run actrm select)", a.steer);
     if (!rc && score_file(&c, &a, &err))
-        rc = rm_fail("score", "%s", err.msg);
+        rc = cli_fail("score", "%s", err.msg);
     rm_close(&c);
     return rc;
 }

@@ -38,17 +38,17 @@ int cmd_select(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : 2;
     if (!a.out)
-        return rm_fail("select", "-o OUT.gguf is required"), 2;
+        return cli_fail("select", "-o OUT.gguf is required"), 2;
     int method = ACTRM_SELECT_REINFORCE;
     if (a.method && !strcmp(a.method, "sav"))
         method = ACTRM_SELECT_SAV;
     else if (a.method && strcmp(a.method, "reinforce") != 0)
-        return rm_fail("select", "--method is reinforce or sav, not '%s'", a.method), 2;
+        return cli_fail("select", "--method is reinforce or sav, not '%s'", a.method), 2;
     actrm_error err = {0};
     actrm_example *ex = NULL;
     size_t n = 0;
     if (rm_load_examples(a.pos[2], a.criterion, &ex, &n, &err))
-        return rm_fail("select", "%s", err.msg);
+        return cli_fail("select", "%s", err.msg);
     rm_ctx c;
     rc = rm_open(&c, "select", a.pos[0], a.pos[1], &a);
     rm_progress prog;
@@ -59,11 +59,11 @@ int cmd_select(int argc, char **argv)
                                   .seed = a.has_seed ? a.seed : actrm_steer_get_info(c.steer)->seed,
                                   .progress = rm_progress_cb, .progress_ctx = &prog};
         if (actrm_judge_select(c.judge, c.steer, ex, n, &so))
-            rc = rm_fail("select", "%s", actrm_judge_errmsg(c.judge));
+            rc = cli_fail("select", "%s", actrm_judge_errmsg(c.judge));
     }
     rm_progress_done(&prog);
     if (!rc && actrm_steer_save(c.steer, a.out))
-        rc = rm_fail("select", "%s", actrm_steer_errmsg(c.steer));
+        rc = cli_fail("select", "%s", actrm_steer_errmsg(c.steer));
     if (!rc) {
         int lh[2 * 4096], nsel = actrm_steer_heads(c.steer, lh, 4096);
         fprintf(stderr, "actrm select: %s kept %d heads:", method == ACTRM_SELECT_SAV ? "sav" : "reinforce", nsel);

@@ -5,6 +5,7 @@
 
 #include "actrm.h"
 #include "cli.h"
+#include "cli_util.h"
 
 static void usage(FILE *f)
 {
@@ -20,34 +21,6 @@ static void usage(FILE *f)
             "  --json      print one JSON array of ids on one line\n"
             "              (default: the ids on one line, separated by spaces)\n"
             "  -h, --help  show this help\n");
-}
-
-/* Reads all of path ("-" is stdin) into a malloc'ed buffer. */
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *bigger = realloc(buf, cap *= 2);
-            if (!bigger)
-                free(buf);
-            buf = bigger;
-        }
-    }
-    int bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
 }
 
 static void print_ids(const int32_t *ids, size_t n, int json)
@@ -93,10 +66,8 @@ int cmd_tokenize(int argc, char **argv)
     }
     size_t len = text ? strlen(text) : 0;
     char *data = NULL;
-    if (file && !(data = read_all(file, &len))) {
-        fprintf(stderr, "actrm tokenize: cannot read %s\n", file);
+    if (file && !(data = cli_read_file("tokenize", file, &len)))
         return 1;
-    }
     actrm_tokenizer *tok = NULL;
     int32_t *ids = NULL;
     size_t n = 0;

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,19 +10,9 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "cli_util.h"
 #include "jsonl.h"
 #include "steer.h"
-
-int rm_fail(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "actrm %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
 
 /* ------------------------------------------------------------- arguments -- */
 
@@ -151,57 +140,23 @@ int rm_parse(int argc, char **argv, unsigned allowed, int n_pos, const char *usa
 
 /* --------------------------------------------------------------- opening -- */
 
-static char *slurp(const char *path, const char *cmd)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rm_fail(cmd, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-    do {
-        if (len + 4096 + 1 > cap) {
-            char *nb = realloc(buf, cap = 2 * cap + 8192);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                rm_fail(cmd, "%s: out of memory", path);
-                return NULL;
-            }
-            buf = nb;
-        }
-        got = fread(buf + len, 1, 4096, f);
-        len += got;
-    } while (got > 0);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        rm_fail(cmd, "%s: read error", path);
-        return NULL;
-    }
-    buf[len] = 0;
-    return buf;
-}
-
 int rm_open(rm_ctx *c, const char *cmd, const char *model_path, const char *steer_path,
             const rm_args *a)
 {
     memset(c, 0, sizeof *c);
     c->cmd = cmd;
     if (actrm_model_init(&c->model, model_path))
-        return rm_fail(cmd, "%s", c->model ? actrm_model_errmsg(c->model) : "out of memory");
+        return cli_fail(cmd, "%s", c->model ? actrm_model_errmsg(c->model) : "out of memory");
     if (actrm_tokenizer_init(&c->tok, model_path))
-        return rm_fail(cmd, "%s", c->tok ? actrm_tokenizer_errmsg(c->tok) : "out of memory");
+        return cli_fail(cmd, "%s", c->tok ? actrm_tokenizer_errmsg(c->tok) : "out of memory");
     if (steer_path) {
         if (actrm_steer_init(&c->steer, steer_path))
-            return rm_fail(cmd, "%s", c->steer ? actrm_steer_errmsg(c->steer) : "out of memory");
+            return cli_fail(cmd, "%s", c->steer ? actrm_steer_errmsg(c->steer) : "out of memory");
         if (actrm_steer_check_model(c->steer, c->model))
-            return rm_fail(cmd, "%s: %s", steer_path, actrm_steer_errmsg(c->steer));
+            return cli_fail(cmd, "%s: %s", steer_path, actrm_steer_errmsg(c->steer));
     }
     char *tmpl = NULL;
-    if (a->template_path && !(tmpl = slurp(a->template_path, cmd)))
+    if (a->template_path && !(tmpl = cli_read_file(cmd, a->template_path, NULL)))
         return 1;
     actrm_judge_options jo = {.template_text = tmpl, .steer = c->steer,
                               .override_answers = a->has_tokens != 0,
@@ -209,9 +164,13 @@ int rm_open(rm_ctx *c, const char *cmd, const char *model_path, const char *stee
                               .n_threads = a->threads};
     int st = actrm_judge_init(&c->judge, c->model, c->tok, &jo);
     free(tmpl);
-    if (st)
-        return rm_fail(cmd, "%s", c->judge ? actrm_judge_errmsg(c->judge) : "out of memory");
-    return 0;
+    if (!st)
+        return 0;
+    const char *msg = c->judge ? actrm_judge_errmsg(c->judge) : "out of memory";
+    /* A malformed template is the file's fault: name it. */
+    if (st == ACTRM_ERR_FORMAT && a->template_path)
+        return cli_fail(cmd, "%s: %s", a->template_path, msg);
+    return cli_fail(cmd, "%s", msg);
 }
 
 void rm_close(rm_ctx *c)

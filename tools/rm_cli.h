@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "actrm.h"
+#include "cli_util.h"
 
 /* Options a subcommand accepts (bit set passed to rm_parse). */
 enum {
@@ -71,9 +72,6 @@ void rm_progress_update(rm_progress *p, const char *what, long done, long total)
 void rm_progress_done(rm_progress *p);
 /* Adapter for actrm_steer_options.progress (ctx = rm_progress *). */
 void rm_progress_cb(void *ctx, const char *phase, long done, long total);
-
-/* Prints "actrm CMD: msg" to stderr and returns 1. */
-int rm_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Records of a JSONL file matching criterion (NULL: all), for progress
  * totals; -1 if the file cannot be read. Only counted on a terminal. */
