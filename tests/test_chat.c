@@ -5,46 +5,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "chat.h"
+#include "fixtures.h"
 
-#define CHAT_DIR "../shared/fixtures/chat/"
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *text = malloc((size_t)n + 1);
-    cr_assert(text && fread(text, 1, (size_t)n, f) == (size_t)n, "cannot read %s", path);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
+#define CHAT_DIR FIXTURES_DIR "/chat/"
 
 /* bos/eos of a fixture's tokens.json; null becomes "". */
 static void read_special_tokens(const char *name, char **bos, char **eos)
 {
     char path[256];
     snprintf(path, sizeof path, CHAT_DIR "%s.tokens.json", name);
-    char *text = read_text(path);
-    cJSON *j = cJSON_Parse(text);
-    cr_assert(j, "%s: bad JSON", path);
+    cJSON *j = fixture_read_json(path);
     const cJSON *b = cJSON_GetObjectItem(j, "bos_token"), *e = cJSON_GetObjectItem(j, "eos_token");
     *bos = strdup(cJSON_IsString(b) ? b->valuestring : "");
     *eos = strdup(cJSON_IsString(e) ? e->valuestring : "");
     cJSON_Delete(j);
-    free(text);
 }
 
 static char *read_template(const char *name)
 {
     char path[256];
     snprintf(path, sizeof path, CHAT_DIR "%s.jinja", name);
-    return read_text(path);
+    return fixture_read_file(path, NULL);
 }
 
 /* Renders one fixture row and compares it with its `rendered` field: with
@@ -79,7 +62,7 @@ static void check_fixture(const char *name, int min_rows, actrm_tokenizer *tok)
 {
     char path[256], *bos, *eos;
     snprintf(path, sizeof path, CHAT_DIR "%s.jsonl", name);
-    char *tmpl = read_template(name), *text = read_text(path);
+    char *tmpl = read_template(name), *text = fixture_read_file(path, NULL);
     read_special_tokens(name, &bos, &eos);
     int rows = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
@@ -414,17 +397,13 @@ Test(chat, mistral_v03_documented_format)
 
 /* ------------------------------------------ through a converted GGUF -- */
 
-/* Converts fixture model dir `model` to a per-process GGUF under /tmp and
- * loads its tokenizer; the file is removed again at once. */
+/* The tokenizer of fixture model `model` converted to GGUF (cached). */
 static actrm_tokenizer *tokenizer_of_fixture_model(const char *model)
 {
-    char dir[256], path[256], errbuf[512] = "";
-    snprintf(dir, sizeof dir, "../shared/fixtures/models/%s", model);
-    snprintf(path, sizeof path, "/tmp/actrm-test-chat-%d-%s.gguf", (int)getpid(), model);
-    cr_assert_eq(actrm_convert_hf(dir, path, NULL, errbuf, sizeof errbuf), ACTRM_OK, "%s", errbuf);
+    char path[512];
+    fixture_model_gguf(path, sizeof path, model, NULL);
     actrm_tokenizer *tok = NULL;
     int st = actrm_tokenizer_init(&tok, path);
-    unlink(path);
     cr_assert_eq(st, ACTRM_OK, "%s", tok ? actrm_tokenizer_errmsg(tok) : "out of memory");
     return tok;
 }

@@ -18,43 +18,13 @@
 #include <unistd.h>
 
 #include "actrm.h"
+#include "fixtures.h"
 #include "gguf.h"
 #include "safetensors.h"
 
-#define MODELS "../shared/fixtures/models"
+#define MODELS FIXTURES_DIR "/models"
 
 /* ------------------------------------------------------ file utilities -- */
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
-
-static void spit(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert(f, "cannot create %s", path);
-    cr_assert_eq(fwrite(data, 1, len, f), len);
-    fclose(f);
-}
-
-static int exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
 
 /* A fresh scratch directory for this test process. */
 static void scratch_dir(char *out, size_t cap, const char *tag)
@@ -125,7 +95,7 @@ static void ref_add_file(ref_model *m, const char *file)
     int i = m->n_files++;
     cr_assert(i < 4);
     snprintf(m->files[i], sizeof m->files[i], "%s", file);
-    m->bytes[i] = slurp(path, NULL);
+    m->bytes[i] = fixture_read_file(path, NULL);
     uint64_t hlen = 0;
     memcpy(&hlen, m->bytes[i], 8); /* little-endian host */
     m->header[i] = cJSON_ParseWithLength(m->bytes[i] + 8, hlen);
@@ -139,17 +109,13 @@ static void ref_load(ref_model *m, const char *name)
     snprintf(m->dir, sizeof m->dir, MODELS "/%s", name);
     char path[1024];
     snprintf(path, sizeof path, "%s/config.json", m->dir);
-    char *text = slurp(path, NULL);
-    m->config = cJSON_Parse(text);
-    free(text);
+    m->config = fixture_read_json(path);
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", m->dir);
-    if (!exists(path)) {
+    if (!fixture_file_exists(path)) {
         ref_add_file(m, "model.safetensors");
         return;
     }
-    text = slurp(path, NULL);
-    cJSON *index = cJSON_Parse(text);
-    free(text);
+    cJSON *index = fixture_read_json(path);
     cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(index, "weight_map"))
         ref_add_file(m, e->valuestring);
@@ -521,10 +487,7 @@ static cJSON *variant_dir(const char *dir, const char *model)
     closedir(d);
     snprintf(src, sizeof src, "%s/config.json", abs_dir);
     free(abs_dir);
-    char *text = slurp(src, NULL);
-    cJSON *cfg = cJSON_Parse(text);
-    free(text);
-    return cfg;
+    return fixture_read_json(src);
 }
 
 /* Replaces dir/name (a symlink) with a file. */
@@ -533,7 +496,7 @@ static void replace_file(const char *dir, const char *name, const void *data, si
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     unlink(path);
-    spit(path, data, len);
+    fixture_write_file(path, data, len);
 }
 
 static void write_config(const char *dir, cJSON *cfg)
@@ -557,7 +520,7 @@ static void st_copy_load(st_copy *c, const char *model)
 {
     char path[512];
     snprintf(path, sizeof path, MODELS "/%s/model.safetensors", model);
-    c->bytes = slurp(path, &c->len);
+    c->bytes = fixture_read_file(path, &c->len);
     uint64_t hlen;
     memcpy(&hlen, c->bytes, 8);
     c->header = cJSON_ParseWithLength(c->bytes + 8, hlen);
@@ -589,6 +552,23 @@ static void st_copy_write(const char *dir, st_copy *c)
     free(c->bytes);
 }
 
+/* A scratch copy of fixture `model` (its files linked) whose config.json
+ * the test edits and writes back with write_config. */
+static cJSON *config_variant(char *dir, size_t cap, const char *tag, const char *model)
+{
+    scratch_dir(dir, cap, tag);
+    return variant_dir(dir, model);
+}
+
+/* A scratch copy of fixture `model` whose safetensors header c the test
+ * edits and writes back with st_copy_write. */
+static void st_variant(char *dir, size_t cap, const char *tag, const char *model, st_copy *c)
+{
+    scratch_dir(dir, cap, tag);
+    cJSON_Delete(variant_dir(dir, model));
+    st_copy_load(c, model);
+}
+
 /* Converts dir and expects status, a message containing every needle, and
  * no output file (nor its temporary). */
 static void expect_failure(const char *dir, const char *type, int status, const char *const *needles)
@@ -601,7 +581,7 @@ static void expect_failure(const char *dir, const char *type, int status, const 
                  actrm_status_string(status));
     for (; *needles; needles++)
         cr_assert(strstr(errbuf, *needles), "message '%s' does not name '%s'", errbuf, *needles);
-    cr_assert(!exists(out) && !exists(tmp), "a failed conversion left a file");
+    cr_assert(!fixture_file_exists(out) && !fixture_file_exists(tmp), "a failed conversion left a file");
     remove_dir(dir);
 }
 
@@ -612,8 +592,7 @@ static void expect_failure(const char *dir, const char *type, int status, const 
 Test(convert_errors, unsupported_architecture)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "arch");
-    cJSON *cfg = variant_dir(dir, "llama3-tiny");
+    cJSON *cfg = config_variant(dir, sizeof dir, "arch", "llama3-tiny");
     cJSON_ReplaceItemInArray(cJSON_GetObjectItem(cfg, "architectures"), 0, cJSON_CreateString("GPT2LMHeadModel"));
     write_config(dir, cfg);
     expect_failure(dir, NULL, ACTRM_ERR_UNSUPPORTED, NEEDLES("config.json", "architectures", "GPT2LMHeadModel"));
@@ -622,8 +601,7 @@ Test(convert_errors, unsupported_architecture)
 Test(convert_errors, missing_config_field)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "field");
-    cJSON *cfg = variant_dir(dir, "qwen2-tiny");
+    cJSON *cfg = config_variant(dir, sizeof dir, "field", "qwen2-tiny");
     cJSON_DeleteItemFromObject(cfg, "num_attention_heads");
     write_config(dir, cfg);
     expect_failure(dir, NULL, ACTRM_ERR_FORMAT, NEEDLES("config.json", "num_attention_heads"));
@@ -632,8 +610,7 @@ Test(convert_errors, missing_config_field)
 Test(convert_errors, unsupported_rope_scaling)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "rope");
-    cJSON *cfg = variant_dir(dir, "llama3-tiny");
+    cJSON *cfg = config_variant(dir, sizeof dir, "rope", "llama3-tiny");
     cJSON *rs = cJSON_GetObjectItem(cfg, "rope_scaling");
     cJSON_ReplaceItemInObject(rs, "rope_type", cJSON_CreateString("yarn"));
     write_config(dir, cfg);
@@ -643,8 +620,7 @@ Test(convert_errors, unsupported_rope_scaling)
 Test(convert_errors, sliding_window_in_use)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "swa");
-    cJSON *cfg = variant_dir(dir, "spm-tiny");
+    cJSON *cfg = config_variant(dir, sizeof dir, "swa", "spm-tiny");
     cJSON_ReplaceItemInArray(cJSON_GetObjectItem(cfg, "architectures"), 0, cJSON_CreateString("MistralForCausalLM"));
     cJSON_AddNumberToObject(cfg, "sliding_window", 4096);
     write_config(dir, cfg);
@@ -654,8 +630,7 @@ Test(convert_errors, sliding_window_in_use)
 Test(convert_errors, head_dim_not_matching_tensors)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "hd");
-    cJSON *cfg = variant_dir(dir, "qwen3-tiny"); /* sharded: the index and both shards are linked */
+    cJSON *cfg = config_variant(dir, sizeof dir, "hd", "qwen3-tiny"); /* sharded: the index and both shards are linked */
     cJSON_ReplaceItemInObject(cfg, "head_dim", cJSON_CreateNumber(64));
     write_config(dir, cfg);
     expect_failure(dir, NULL, ACTRM_ERR_FORMAT, NEEDLES("config.json", "head_dim", "model.layers.0.self_attn."));
@@ -664,10 +639,8 @@ Test(convert_errors, head_dim_not_matching_tensors)
 Test(convert_errors, missing_tensor)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "missing");
-    cJSON_Delete(variant_dir(dir, "llama3-tiny"));
     st_copy c;
-    st_copy_load(&c, "llama3-tiny");
+    st_variant(dir, sizeof dir, "missing", "llama3-tiny", &c);
     cJSON_DeleteItemFromObject(c.header, "model.layers.1.mlp.up_proj.weight");
     st_copy_write(dir, &c);
     expect_failure(dir, NULL, ACTRM_ERR_FORMAT, NEEDLES("model.layers.1.mlp.up_proj.weight"));
@@ -676,10 +649,8 @@ Test(convert_errors, missing_tensor)
 Test(convert_errors, tied_embeddings_without_embeddings)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "noembd");
-    cJSON_Delete(variant_dir(dir, "llama3-tiny"));
     st_copy c;
-    st_copy_load(&c, "llama3-tiny");
+    st_variant(dir, sizeof dir, "noembd", "llama3-tiny", &c);
     cJSON_DeleteItemFromObject(c.header, "model.embed_tokens.weight");
     st_copy_write(dir, &c);
     expect_failure(dir, NULL, ACTRM_ERR_FORMAT, NEEDLES("model.embed_tokens.weight"));
@@ -694,10 +665,8 @@ static void add_alias(st_copy *c, const char *name, const char *existing)
 Test(convert_errors, unknown_tensor)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "unknown");
-    cJSON_Delete(variant_dir(dir, "llama3-tiny"));
     st_copy c;
-    st_copy_load(&c, "llama3-tiny");
+    st_variant(dir, sizeof dir, "unknown", "llama3-tiny", &c);
     add_alias(&c, "model.layers.0.mlp.extra_proj.weight", "model.layers.0.mlp.up_proj.weight");
     st_copy_write(dir, &c);
     expect_failure(dir, NULL, ACTRM_ERR_UNSUPPORTED, NEEDLES("model.layers.0.mlp.extra_proj.weight"));
@@ -706,10 +675,8 @@ Test(convert_errors, unknown_tensor)
 Test(convert_errors, layer_beyond_config_is_unknown)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "layer2");
-    cJSON_Delete(variant_dir(dir, "llama3-tiny"));
     st_copy c;
-    st_copy_load(&c, "llama3-tiny");
+    st_variant(dir, sizeof dir, "layer2", "llama3-tiny", &c);
     add_alias(&c, "model.layers.2.input_layernorm.weight", "model.layers.1.input_layernorm.weight");
     st_copy_write(dir, &c);
     expect_failure(dir, NULL, ACTRM_ERR_UNSUPPORTED, NEEDLES("model.layers.2.input_layernorm.weight"));
@@ -731,10 +698,8 @@ Test(convert_errors, bad_header_length)
 Test(convert_errors, header_not_json)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "json");
-    cJSON_Delete(variant_dir(dir, "spm-tiny"));
     st_copy c;
-    st_copy_load(&c, "spm-tiny");
+    st_variant(dir, sizeof dir, "json", "spm-tiny", &c);
     st_copy_write_raw(dir, &c, "{\"model.norm.weight\": {\"dtype\": \"F32\",");
     cJSON_Delete(c.header);
     free(c.bytes);
@@ -744,10 +709,8 @@ Test(convert_errors, header_not_json)
 Test(convert_errors, unsupported_dtype_names_tensor)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "dtype");
-    cJSON_Delete(variant_dir(dir, "llama3-tiny"));
     st_copy c;
-    st_copy_load(&c, "llama3-tiny");
+    st_variant(dir, sizeof dir, "dtype", "llama3-tiny", &c);
     cJSON *t = cJSON_GetObjectItem(c.header, "model.norm.weight");
     cJSON_ReplaceItemInObject(t, "dtype", cJSON_CreateString("I8"));
     st_copy_write(dir, &c);
@@ -757,10 +720,8 @@ Test(convert_errors, unsupported_dtype_names_tensor)
 Test(convert_errors, shape_not_matching_byte_length)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "shape");
-    cJSON_Delete(variant_dir(dir, "llama3-tiny"));
     st_copy c;
-    st_copy_load(&c, "llama3-tiny");
+    st_variant(dir, sizeof dir, "shape", "llama3-tiny", &c);
     cJSON *t = cJSON_GetObjectItem(c.header, "model.layers.0.self_attn.k_proj.weight");
     cJSON_ReplaceItemInArray(cJSON_GetObjectItem(t, "shape"), 0, cJSON_CreateNumber(33));
     st_copy_write(dir, &c);
@@ -770,10 +731,8 @@ Test(convert_errors, shape_not_matching_byte_length)
 Test(convert_errors, offsets_past_the_end)
 {
     char dir[256];
-    scratch_dir(dir, sizeof dir, "offsets");
-    cJSON_Delete(variant_dir(dir, "llama3-tiny"));
     st_copy c;
-    st_copy_load(&c, "llama3-tiny");
+    st_variant(dir, sizeof dir, "offsets", "llama3-tiny", &c);
     cJSON *t = cJSON_GetObjectItem(c.header, "model.norm.weight");
     cJSON *off = cJSON_GetObjectItem(t, "data_offsets");
     double end = (double)c.data_len + 128;
@@ -789,12 +748,10 @@ Test(convert_errors, index_names_the_wrong_shard)
     scratch_dir(dir, sizeof dir, "index");
     cJSON_Delete(variant_dir(dir, "qwen3-tiny"));
     snprintf(path, sizeof path, MODELS "/qwen3-tiny/model.safetensors.index.json");
-    char *text = slurp(path, NULL);
-    cJSON *index = cJSON_Parse(text);
-    free(text);
+    cJSON *index = fixture_read_json(path);
     cJSON *map = cJSON_GetObjectItem(index, "weight_map");
     cJSON_ReplaceItemInObject(map, "model.norm.weight", cJSON_CreateString("model-00001-of-00002.safetensors"));
-    text = cJSON_Print(index);
+    char *text = cJSON_Print(index);
     replace_file(dir, "model.safetensors.index.json", text, strlen(text));
     free(text);
     cJSON_Delete(index);
@@ -817,10 +774,8 @@ Test(convert_errors, output_dir_missing_and_bad_type)
 Test(convert, inv_freq_buffers_are_skipped)
 {
     char dir[256], out[512], errbuf[1024];
-    scratch_dir(dir, sizeof dir, "invfreq");
-    cJSON_Delete(variant_dir(dir, "llama3-tiny"));
     st_copy c;
-    st_copy_load(&c, "llama3-tiny");
+    st_variant(dir, sizeof dir, "invfreq", "llama3-tiny", &c);
     /* 8 floats (hd/2) aliasing the first 32 bytes of the data: any valid bytes do. */
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "dtype", "F32");
@@ -960,8 +915,7 @@ Test(convert, mistral_without_sliding_window_is_llama)
 {
     /* MistralForCausalLM with sliding_window null converts like llama. */
     char dir[256];
-    scratch_dir(dir, sizeof dir, "mistral");
-    cJSON *cfg = variant_dir(dir, "spm-tiny");
+    cJSON *cfg = config_variant(dir, sizeof dir, "mistral", "spm-tiny");
     cJSON_ReplaceItemInArray(cJSON_GetObjectItem(cfg, "architectures"), 0, cJSON_CreateString("MistralForCausalLM"));
     cJSON_AddNullToObject(cfg, "sliding_window");
     write_config(dir, cfg);

@@ -20,28 +20,6 @@
 
 #define JUDGE_DIR FIXTURES_DIR "/judge"
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
 static void write_gz(const char *path, const char *text)
 {
     gzFile g = gzopen(path, "wb");
@@ -56,7 +34,7 @@ Test(jsonl, malformed_line_names_file_and_line)
 {
     char path[512];
     fixture_tmp_path(path, sizeof path, "bad.jsonl");
-    write_file(path, "{\"a\":1}\n\n{\"a\":2}\n{\"a\":\n{\"a\":4}\n");
+    fixture_write_text(path, "{\"a\":1}\n\n{\"a\":2}\n{\"a\":\n{\"a\":4}\n");
     jsonl_reader *r;
     actrm_error err = {0};
     cr_assert_eq(jsonl_reader_open(&r, path, &err), ACTRM_OK);
@@ -72,7 +50,7 @@ Test(jsonl, malformed_line_names_file_and_line)
     cr_expect(strstr(err.msg, want) != NULL, "'%s' names %s", err.msg, want);
     jsonl_reader_close(r);
 
-    write_file(path, "{\"a\":1}\n[1,2]\n");
+    fixture_write_text(path, "{\"a\":1}\n[1,2]\n");
     cr_assert_eq(jsonl_reader_open(&r, path, &err), ACTRM_OK);
     cr_assert_eq(jsonl_next(r, &obj, &err), ACTRM_OK);
     cJSON_Delete(obj);
@@ -118,12 +96,12 @@ Test(jsonl, resume_cuts_a_partial_last_line)
 {
     char path[512];
     fixture_tmp_path(path, sizeof path, "out.jsonl");
-    write_file(path, "{\"a\":1}\n{\"a\":2}\n{\"a\":");
+    fixture_write_text(path, "{\"a\":1}\n{\"a\":2}\n{\"a\":");
     size_t done;
     actrm_error err = {0};
     cr_assert_eq(jsonl_resume(path, &done, &err), ACTRM_OK);
     cr_expect_eq(done, 2);
-    char *text = read_file(path);
+    char *text = fixture_read_file(path, NULL);
     cr_expect_str_eq(text, "{\"a\":1}\n{\"a\":2}\n");
     free(text);
     jsonl_writer *w;
@@ -132,7 +110,7 @@ Test(jsonl, resume_cuts_a_partial_last_line)
     cr_assert_eq(jsonl_writer_put(w, o, &err), ACTRM_OK);
     cJSON_Delete(o);
     cr_assert_eq(jsonl_writer_close(w, &err), ACTRM_OK);
-    text = read_file(path);
+    text = fixture_read_file(path, NULL);
     cr_expect_str_eq(text, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
     free(text);
     unlink(path);
@@ -173,21 +151,6 @@ static int run(char *const argv[], const char *errpath)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static const char *judge_gguf(char *buf, size_t cap)
-{
-    char tmp[600], err[1024] = "";
-    snprintf(buf, cap, "%s/judge-src.gguf", FIXTURE_CACHE_DIR);
-    struct stat a, b;
-    if (stat(buf, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_mtime > b.st_mtime)
-        return buf;
-    mkdir(FIXTURE_CACHE_DIR, 0755);
-    snprintf(tmp, sizeof tmp, "%s.%d", buf, (int)getpid());
-    cr_assert_eq(actrm_convert_hf(JUDGE_DIR "/model", tmp, NULL, err, sizeof err), ACTRM_OK,
-                 "%s", err);
-    cr_assert_eq(rename(tmp, buf), 0);
-    return buf;
-}
-
 /* n lines for score: {prompt, response} and {prompt, chosen, rejected}
  * alternating, from the judge's eval pairs. */
 static char *score_input(int n)
@@ -221,24 +184,24 @@ typedef struct cli_files {
 /* A steering file (tiny extraction + SAV selection) and a .gz input. */
 static void cli_setup(cli_files *f, int n_lines)
 {
-    judge_gguf(f->model, sizeof f->model);
+    fixture_judge_gguf(f->model, sizeof f->model);
     fixture_tmp_path(f->steer, sizeof f->steer, "s.gguf");
     fixture_tmp_path(f->in, sizeof f->in, "in.jsonl.gz");
     fixture_tmp_path(f->out, sizeof f->out, "out.jsonl");
     fixture_tmp_path(f->ref, sizeof f->ref, "ref.jsonl");
     fixture_tmp_path(f->err, sizeof f->err, "stderr.txt");
     fixture_tmp_path(f->tmpl, sizeof f->tmpl, "template.json");
-    write_file(f->tmpl, "{\"query\":\"Prompt: {prompt}\\nResponse: {response}\\nGood?\","
+    fixture_write_text(f->tmpl, "{\"query\":\"Prompt: {prompt}\\nResponse: {response}\\nGood?\","
                         "\"chat\":\"never\"}");
     const char *bin = actrm_bin();
     char *ex[] = {(char *)bin, "extract", f->model, JUDGE_DIR "/data/fewshot.jsonl", "-o", f->steer,
                   "--criterion", "short", "-k", "2", "-M", "4", "--template", f->tmpl,
                   "-t", "1", NULL};
-    cr_assert_eq(run(ex, f->err), 0, "%s", read_file(f->err));
+    cr_assert_eq(run(ex, f->err), 0, "%s", fixture_read_file(f->err, NULL));
     char *sel[] = {(char *)bin, "select", f->model, f->steer, JUDGE_DIR "/data/fewshot.jsonl",
                    "-o", f->steer, "--criterion", "short", "--method", "sav", "--sav-heads", "6",
                    "-t", "1", NULL};
-    cr_assert_eq(run(sel, f->err), 0, "%s", read_file(f->err));
+    cr_assert_eq(run(sel, f->err), 0, "%s", fixture_read_file(f->err, NULL));
     char *in = score_input(n_lines);
     write_gz(f->in, in);
     free(in);
@@ -265,8 +228,8 @@ Test(cli, score_resumes_after_a_kill_to_the_same_file, .timeout = 120)
     const char *bin = actrm_bin();
     char *full[] = {(char *)bin, "score", f.model, "--steer", f.steer, f.in, "-o", f.ref,
                     "-t", "1", NULL};
-    cr_assert_eq(run(full, f.err), 0, "%s", read_file(f.err));
-    char *ref = read_file(f.ref);
+    cr_assert_eq(run(full, f.err), 0, "%s", fixture_read_file(f.err, NULL));
+    char *ref = fixture_read_file(f.ref, NULL);
     cr_assert_eq(count_lines(ref), 60);
     cr_expect(strstr(ref, "\"reward\":") && strstr(ref, "\"reward_chosen\":") &&
               strstr(ref, "\"reward_rejected\":"));
@@ -277,12 +240,12 @@ Test(cli, score_resumes_after_a_kill_to_the_same_file, .timeout = 120)
         p = strchr(p, '\n') + 1;
     size_t cut = (size_t)(p - ref) + 17;
     char *partial = strndup(ref, cut);
-    write_file(f.out, partial);
+    fixture_write_text(f.out, partial);
     free(partial);
     char *resume[] = {(char *)bin, "score", f.model, "--steer", f.steer, f.in, "-o", f.out,
                       "--resume", "-t", "1", NULL};
-    cr_assert_eq(run(resume, f.err), 0, "%s", read_file(f.err));
-    char *got = read_file(f.out);
+    cr_assert_eq(run(resume, f.err), 0, "%s", fixture_read_file(f.err, NULL));
+    char *got = fixture_read_file(f.out, NULL);
     cr_expect_str_eq(got, ref, "resumed output differs");
     free(got);
 
@@ -305,8 +268,8 @@ Test(cli, score_resumes_after_a_kill_to_the_same_file, .timeout = 120)
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    cr_assert_eq(run(resume, f.err), 0, "%s", read_file(f.err));
-    got = read_file(f.out);
+    cr_assert_eq(run(resume, f.err), 0, "%s", fixture_read_file(f.err, NULL));
+    got = fixture_read_file(f.out, NULL);
     cr_expect_str_eq(got, ref, "output resumed after SIGKILL differs");
     free(got);
     free(ref);
@@ -319,32 +282,32 @@ Test(cli, malformed_input_names_file_line_and_keeps_what_was_written, .timeout =
     cli_setup(&f, 4);
     char bad[512];
     fixture_tmp_path(bad, sizeof bad, "bad.jsonl");
-    write_file(bad, "{\"prompt\":\"a\",\"response\":\"b\"}\n{\"prompt\":\"a\",\"response\":\"c\"}\n"
+    fixture_write_text(bad, "{\"prompt\":\"a\",\"response\":\"b\"}\n{\"prompt\":\"a\",\"response\":\"c\"}\n"
                     "{\"prompt\":\"a\",\"response\":\"d\"}\n{\"prompt\": oops}\n"
                     "{\"prompt\":\"a\",\"response\":\"e\"}\n");
     const char *bin = actrm_bin();
     char *score[] = {(char *)bin, "score", f.model, "--steer", f.steer, bad, "-o", f.out,
                      "-t", "1", NULL};
     cr_expect_neq(run(score, f.err), 0);
-    char *msg = read_file(f.err), want[600];
+    char *msg = fixture_read_file(f.err, NULL), want[600];
     snprintf(want, sizeof want, "%s:4:", bad);
     cr_expect(strstr(msg, want) != NULL, "stderr '%s' names %s", msg, want);
     free(msg);
-    char *out = read_file(f.out);
+    char *out = fixture_read_file(f.out, NULL);
     cr_expect_eq(count_lines(out), 3, "the 3 lines before the bad one are kept:\n%s", out);
     free(out);
 
     /* eval: a pair without "rejected". */
-    write_file(bad, "{\"prompt\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n"
+    fixture_write_text(bad, "{\"prompt\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n"
                     "{\"prompt\":\"a\",\"chosen\":\"b\"}\n");
     char *ev[] = {(char *)bin, "eval", f.model, bad, "--method", "zeroshot", "--template", f.tmpl,
                   "-o", f.out, "-t", "1", NULL};
     cr_expect_neq(run(ev, f.err), 0);
-    msg = read_file(f.err);
+    msg = fixture_read_file(f.err, NULL);
     snprintf(want, sizeof want, "%s:2: missing field \"rejected\"", bad);
     cr_expect(strstr(msg, want) != NULL, "stderr '%s' names %s", msg, want);
     free(msg);
-    out = read_file(f.out);
+    out = fixture_read_file(f.out, NULL);
     cr_expect_eq(count_lines(out), 1);
     free(out);
     unlink(bad);
@@ -363,21 +326,22 @@ Test(cli, eval_resume_gives_the_same_rewards_and_table, .timeout = 120)
                     "icl", "--steer", f.steer, "--fewshot", JUDGE_DIR "/data/fewshot.jsonl",
                     "--criterion", "period", "-k", "2", "-o", f.ref, "--json", json_a, "-t", "1",
                     NULL};
-    cr_assert_eq(run(full, f.err), 0, "%s", read_file(f.err));
-    char *ref = read_file(f.ref);
+    cr_assert_eq(run(full, f.err), 0, "%s", fixture_read_file(f.err, NULL));
+    char *ref = fixture_read_file(f.ref, NULL);
     cr_assert_eq(count_lines(ref), 150);
     const char *p = ref;
     for (int i = 0; i < 70; i++)
         p = strchr(p, '\n') + 1;
     char *partial = strndup(ref, (size_t)(p - ref) + 5);
-    write_file(f.out, partial);
+    fixture_write_text(f.out, partial);
     free(partial);
     char *resume[] = {(char *)bin, "eval", f.model, JUDGE_DIR "/data/eval_pairs.jsonl",
                       "--method", "icl", "--steer", f.steer, "--fewshot",
                       JUDGE_DIR "/data/fewshot.jsonl", "--criterion", "period", "-k", "2", "-o",
                       f.out, "--json", json_b, "--resume", "-t", "1", NULL};
-    cr_assert_eq(run(resume, f.err), 0, "%s", read_file(f.err));
-    char *got = read_file(f.out), *ja = read_file(json_a), *jb = read_file(json_b);
+    cr_assert_eq(run(resume, f.err), 0, "%s", fixture_read_file(f.err, NULL));
+    char *got = fixture_read_file(f.out, NULL);
+    char *ja = fixture_read_file(json_a, NULL), *jb = fixture_read_file(json_b, NULL);
     cr_expect_str_eq(got, ref);
     cr_expect_str_eq(jb, ja, "the table after resume equals the uninterrupted one");
     cr_expect(strstr(ja, "\"period\"") != NULL);
@@ -496,7 +460,7 @@ static void *e2e_work(void *arg)
 Test(e2e, activation_rm_beats_zero_shot_by_the_readme_margin, .timeout = 900)
 {
     char model_path[512];
-    judge_gguf(model_path, sizeof model_path);
+    fixture_judge_gguf(model_path, sizeof model_path);
     /* Two workers, one criterion each at a time: CI has 2 cores. */
     e2e_row rows[8];
     e2e_worker w[2] = {{model_path, 0, rows, 0, ""}, {model_path, 1, rows, 0, ""}};

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "gguf.h"
 
 #define TMP_DIR "/tmp/gguf"
@@ -24,20 +25,6 @@ static char *tmp_path(const char *name)
     mkdir(TMP_DIR, 0755);
     char *p = buf[next++ % 4];
     snprintf(p, sizeof buf[0], TMP_DIR "/%d_%s", (int)getpid(), name);
-    return p;
-}
-
-static void *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *p = malloc(size ? (size_t)size : 1);
-    cr_assert_eq(fread(p, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *n = (size_t)size;
     return p;
 }
 
@@ -311,7 +298,7 @@ Test(gguf, rewrite_is_byte_identical)
     gguf_close(g);
 
     size_t na, nb;
-    void *pa = read_all(a, &na), *pb = read_all(b, &nb);
+    void *pa = fixture_read_file(a, &na), *pb = fixture_read_file(b, &nb);
     cr_expect_eq(na, nb);
     cr_expect(na == nb && memcmp(pa, pb, na) == 0, "rewritten file differs");
     free(pa);
@@ -341,7 +328,7 @@ Test(gguf, writer_layout_matches_spec)
     bb_bytes(&want, v, sizeof v);
     bb_pad(&want, 32);                                       /* 128 */
     size_t n;
-    uint8_t *got = read_all(path, &n);
+    uint8_t *got = (uint8_t *)fixture_read_file(path, &n);
     cr_assert_eq(n, 128);
     cr_expect(memcmp(got, want.p, n) == 0);
     free(got);
@@ -678,7 +665,7 @@ Test(gguf, truncations_and_corruptions_never_crash)
     cr_assert_eq(gguf_writer_write(w, path, &err), ACTRM_OK, "%s", err.msg);
     gguf_writer_free(w);
     size_t n;
-    uint8_t *orig = read_all(path, &n);
+    uint8_t *orig = (uint8_t *)fixture_read_file(path, &n);
     actrm_gguf *g;
     cr_assert_eq(gguf_open(&g, path, &err), ACTRM_OK);
     const gguf_tensor *last = gguf_tensor_at(g, gguf_n_tensors(g) - 1);
@@ -873,12 +860,6 @@ Test(gguf, add_tensor_rejects_bad_arguments)
     gguf_writer_free(w);
 }
 
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* Writes a small valid file at path; returns its size. */
 static size_t write_small(const char *path)
 {
@@ -888,7 +869,7 @@ static size_t write_small(const char *path)
     cr_assert_eq(gguf_writer_write(w, path, &err), ACTRM_OK, "%s", err.msg);
     gguf_writer_free(w);
     size_t n;
-    free(read_all(path, &n));
+    free(fixture_read_file(path, &n));
     return n;
 }
 
@@ -911,9 +892,9 @@ Test(gguf, failed_write_keeps_existing_file)
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
     expect_err(gguf_writer_write(w, path, &err), &err, ACTRM_ERR_IO, "write failed");
     cr_expect(strstr(err.msg, tmp) != NULL, "%s", err.msg);
-    cr_expect(!file_exists(tmp), "the tmp file is removed");
+    cr_expect(!fixture_file_exists(tmp), "the tmp file is removed");
     size_t n;
-    free(read_all(path, &n));
+    free(fixture_read_file(path, &n));
     cr_expect_eq(n, old_size, "the existing file is untouched");
 
     /* A bad alignment is refused before anything is written. */
@@ -921,7 +902,7 @@ Test(gguf, failed_write_keeps_existing_file)
     expect_err(gguf_writer_write(w, path, &err), &err, ACTRM_ERR_ARG, "general.alignment");
     cr_assert_eq(gguf_set_str(w, "general.alignment", "32"), ACTRM_OK);
     expect_err(gguf_writer_write(w, path, &err), &err, ACTRM_ERR_ARG, "must be u32");
-    cr_expect(!file_exists(tmp));
+    cr_expect(!fixture_file_exists(tmp));
     gguf_writer_free(w);
 
     actrm_gguf *g;

@@ -233,23 +233,6 @@ static const char judge_template_text[] =
     "{\"query\":\"Prompt: {prompt}\\nResponse: {response}\\nGood?\",\"yes\":\" Yes\","
     "\"no\":\" No\",\"shot_end\":\"\\n\",\"chat\":\"never\"}";
 
-/* The judge fixture converted once per test binary build (like
- * fixture_model_gguf, which only knows models/). */
-static const char *judge_gguf(char *buf, size_t cap)
-{
-    char tmp[600], err[1024] = "";
-    snprintf(buf, cap, "%s/judge-src.gguf", FIXTURE_CACHE_DIR);
-    struct stat a, b;
-    if (stat(buf, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_mtime > b.st_mtime)
-        return buf;
-    mkdir(FIXTURE_CACHE_DIR, 0755);
-    snprintf(tmp, sizeof tmp, "%s.%d", buf, (int)getpid());
-    cr_assert_eq(actrm_convert_hf(JUDGE_DIR "/model", tmp, NULL, err, sizeof err), ACTRM_OK,
-                 "%s", err);
-    cr_assert_eq(rename(tmp, buf), 0);
-    return buf;
-}
-
 typedef struct opened {
     actrm_model *model;
     actrm_tokenizer *tok;
@@ -277,7 +260,7 @@ static void close_judge(opened *o)
 static void open_fixture_judge(opened *o)
 {
     char path[512];
-    open_judge(o, judge_gguf(path, sizeof path), judge_template_text, NULL);
+    open_judge(o, fixture_judge_gguf(path, sizeof path), judge_template_text, NULL);
 }
 
 Test(judge, answer_tokens_follow_the_prompt)
@@ -516,21 +499,6 @@ Test(score, shared_prefix_branches_equal_full_recomputation)
     close_judge(&o);
 }
 
-/* Reads a whole small file. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
 /* The reference steering data of one criterion: heads_set0 and the means of
  * the prompts in mean_prompts_set0, computed by our extraction path. */
 static actrm_steer *reference_steer(actrm_judge *j, const char *criterion,
@@ -538,8 +506,7 @@ static actrm_steer *reference_steer(actrm_judge *j, const char *criterion,
 {
     float zero[64] = {0};
     actrm_steer *s = random_steer(j, 1, zero);
-    char *text = slurp(JUDGE_DIR "/data/reference/heads_set0.json");
-    cJSON *root = cJSON_Parse(text);
+    cJSON *root = fixture_read_json(JUDGE_DIR "/data/reference/heads_set0.json");
     cJSON *heads = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "heads_set0"), criterion);
     cr_assert(cJSON_IsArray(heads));
     for (int i = 0; i < cJSON_GetArraySize(heads); i++) {
@@ -547,7 +514,6 @@ static actrm_steer *reference_steer(actrm_judge *j, const char *criterion,
         s->mask[cJSON_GetArrayItem(h, 0)->valueint * j->n_head + cJSON_GetArrayItem(h, 1)->valueint] = 1;
     }
     cJSON_Delete(root);
-    free(text);
     steer_sync_info(s);
 
     size_t query[32], shots[32 * 8];
@@ -769,7 +735,7 @@ Test(steerfile, round_trip_and_another_model_is_a_mismatch)
     cr_expect_eq(actrm_steer_init(&bad, path), ACTRM_OK);
     actrm_steer_free(bad);
     char model_path[512];
-    cr_expect_eq(actrm_steer_init(&bad, judge_gguf(model_path, sizeof model_path)),
+    cr_expect_eq(actrm_steer_init(&bad, fixture_judge_gguf(model_path, sizeof model_path)),
                  ACTRM_ERR_FORMAT);
     cr_expect(strstr(actrm_steer_errmsg(bad), "not a steering file") != NULL, "%s",
               actrm_steer_errmsg(bad));

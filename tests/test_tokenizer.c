@@ -26,33 +26,15 @@ static const struct tok_fixture {
     const char *name, *model;
 } tok_fixtures[] = {{"qwen3", "qwen3-tiny"}, {"llama3", "llama3-tiny"}, {"spm32k", "spm-tiny"}};
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert(buf && fread(buf, 1, (size_t)n, f) == (size_t)n, "cannot read %s", path);
-    fclose(f);
-    buf[n] = 0;
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
-
 static int model_vocab_size(const char *model)
 {
     char path[512];
     snprintf(path, sizeof path, FIXTURES_DIR "/models/%s/config.json", model);
-    char *text = slurp(path, NULL);
-    cJSON *cfg = cJSON_Parse(text);
+    cJSON *cfg = fixture_read_json(path);
     cJSON *v = cJSON_GetObjectItem(cfg, "vocab_size");
     cr_assert(cJSON_IsNumber(v), "%s: no vocab_size", path);
     int n = v->valueint;
     cJSON_Delete(cfg);
-    free(text);
     return n;
 }
 
@@ -65,17 +47,6 @@ static const struct tok_fixture *find_fixture(const char *name)
     return NULL;
 }
 
-static int newer_than_binary(const char *path)
-{
-    struct stat a, exe;
-    if (stat(path, &a) != 0)
-        return 0;
-    if (stat("/proc/self/exe", &exe) != 0)
-        return 1;
-    return a.st_mtim.tv_sec > exe.st_mtim.tv_sec ||
-           (a.st_mtim.tv_sec == exe.st_mtim.tv_sec && a.st_mtim.tv_nsec >= exe.st_mtim.tv_nsec);
-}
-
 /* Writes a tokenizer-only GGUF for fixture name (padded to the fixture
  * model's vocab_size); cached like fixture_model_gguf and redone when older
  * than the test binary. */
@@ -83,7 +54,7 @@ static const char *tokenizer_gguf(char *buf, size_t cap, const char *name)
 {
     mkdir(FIXTURE_CACHE_DIR, 0755);
     snprintf(buf, cap, "%s/tok-%s.gguf", FIXTURE_CACHE_DIR, name);
-    if (newer_than_binary(buf))
+    if (fixture_is_fresh(buf))
         return buf;
     char dir[512], tmp[512];
     snprintf(dir, sizeof dir, TOK_DIR "/%s", name);
@@ -170,7 +141,7 @@ static int check_golden(actrm_tokenizer *tok, const char *name, row_check what, 
 {
     char path[512];
     snprintf(path, sizeof path, TOK_DIR "/%s/golden.jsonl", name);
-    char *text = slurp(path, NULL);
+    char *text = fixture_read_file(path, NULL);
     int line = 0, bad = 0;
     for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         line++;
@@ -518,12 +489,10 @@ Test(tokenizer, accessors_and_padding)
     cr_expect_eq(actrm_tokenizer_piece_id(tok, "no such piece"), -1);
     cr_expect_not_null(actrm_tokenizer_error(tok));
 
-    char *cfg = slurp(TOK_DIR "/qwen3/tokenizer_config.json", NULL);
-    cJSON *j = cJSON_Parse(cfg);
+    cJSON *j = fixture_read_json(TOK_DIR "/qwen3/tokenizer_config.json");
     const char *want = cJSON_GetObjectItem(j, "chat_template")->valuestring;
     cr_expect_str_eq(actrm_tokenizer_chat_template(tok), want);
     cJSON_Delete(j);
-    free(cfg);
     actrm_tokenizer_free(tok);
 
     tok = fixture_tok("llama3");
@@ -575,14 +544,6 @@ Test(tokenizer, decode_clean_up_spaces)
 
 /* --------------------------------------------- synthetic tokenizers -- */
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Exports a tokenizer.json given as text and opens it. */
 static actrm_tokenizer *synthetic_tok(const char *name, const char *tokenizer_json)
 {
@@ -590,7 +551,7 @@ static actrm_tokenizer *synthetic_tok(const char *name, const char *tokenizer_js
     fixture_tmp_path(dir, sizeof dir, name);
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    write_text(path, tokenizer_json);
+    fixture_write_text(path, tokenizer_json);
     gguf_writer *w = gguf_writer_new();
     actrm_error err = {0};
     cr_assert_eq(actrm_tokenizer_export(w, dir, 0, &err), ACTRM_OK, "%s", err.msg);
@@ -693,14 +654,9 @@ static const char *tmp_hf_dir(char *buf, size_t cap, const char *name, const cha
     mkdir(buf, 0755);
     char path[600];
     snprintf(path, sizeof path, "%s/tokenizer.json", buf);
-    FILE *f = fopen(path, "w");
-    cr_assert(f);
-    fputs(tokenizer_json, f);
-    fclose(f);
+    fixture_write_text(path, tokenizer_json);
     snprintf(path, sizeof path, "%s/tokenizer_config.json", buf);
-    f = fopen(path, "w");
-    fputs("{}", f);
-    fclose(f);
+    fixture_write_text(path, "{}");
     return buf;
 }
 
