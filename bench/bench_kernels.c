@@ -280,6 +280,40 @@ static void bench_vector_ops(const actrm_kernels *tab, int n_tab)
     free(out);
 }
 
+/* What "near memory bandwidth" means here: a plain parallel read. */
+typedef struct mem_ctx {
+    const uint64_t *p;
+    size_t n;
+    int threads;
+    uint64_t sum;
+} mem_ctx;
+
+static void run_read(void *p)
+{
+    mem_ctx *c = p;
+    uint64_t s = 0;
+    #pragma omp parallel for reduction(+ : s) num_threads(c->threads)
+    for (size_t i = 0; i < c->n; i++)
+        s += c->p[i];
+    c->sum += s;
+}
+
+static void bench_memory(int threads)
+{
+    size_t n = (size_t)512 << 20 >> 3;
+    uint64_t *p = malloc(n * sizeof(uint64_t));
+    if (!p)
+        return;
+    #pragma omp parallel for num_threads(threads)
+    for (size_t i = 0; i < n; i++)
+        p[i] = i;
+    mem_ctx c = {p, n, threads, 0};
+    double t = best_time(run_read, &c, 1.0);
+    printf("\n== memory: parallel read of 512 MiB, %d threads: %.1f GB/s%s\n", threads,
+           (double)n * 8 / t * 1e-9, c.sum == 1 ? " " : "");
+    free(p);
+}
+
 int main(int argc, char **argv)
 {
     int threads = omp_get_num_procs(), quick = 0;
@@ -300,6 +334,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_tab; i++)
         printf(" %s", tab[i].path);
     printf("\nOpenBLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
+    bench_memory(threads);
     bench_vector_ops(tab, n_tab);
     bench_matmuls(tab, n_tab, threads, quick);
     return 0;

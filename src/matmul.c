@@ -34,7 +34,9 @@ void actrm_matmul(const actrm_kernels *k, const actrm_weight *W,
             for (int t = 0; t < T; t++)
                 k->quantize_q8_0(x + (size_t)t * K, xq + (size_t)t * nb, K);
         }
-        #pragma omp for schedule(static)
+        /* dynamic: a thread that lost its core (laptops, shared machines)
+         * does not hold the others up */
+        #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < n_chunks; c++) {
             int n0 = c * ROW_CHUNK, n1 = n0 + ROW_CHUNK < W->rows ? n0 + ROW_CHUNK : W->rows;
             k->gemm[slot](W->data, W->stride, xin, xs, K, T, n0, n1, y, ldy);
