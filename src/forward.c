@@ -377,29 +377,34 @@ static void matmul(actrm_session *s, const actrm_weight *W, const float *x, int 
     actrm_matmul(&s->kern, W, x, n, y, W->rows, s->mm_scratch, s->n_threads);
 }
 
-/* x[r] = token embedding of row c0+r, for every row. */
-static void embed(actrm_session *s, const fwd_batch *b, int c0, int n)
+/* x[r] = token embedding of row c0+r, and xb[r] = the first block's
+ * attention norm of it, for every row. */
+static void embed_norm(actrm_session *s, const fwd_batch *b, int c0, int n)
 {
-    const actrm_weight *E = &s->model->tok_embd;
-    int D = s->model->info.n_embd;
+    const actrm_model *m = s->model;
+    const actrm_weight *E = &m->tok_embd;
+    int D = m->info.n_embd;
     #pragma omp parallel for schedule(static) num_threads(s->n_threads) if (parallel_rows(s, n))
     for (int r = 0; r < n; r++) {
         int32_t tok = b->tokens[(size_t)(c0 + r) * (size_t)b->token_stride];
-        s->kern.row_to_f32(E->type, (const char *)E->data + (size_t)tok * E->stride, s->x + (size_t)r * D, D);
+        float *x = s->x + (size_t)r * D;
+        s->kern.row_to_f32(E->type, (const char *)E->data + (size_t)tok * E->stride, x, D);
+        s->kern.rmsnorm(s->xb + (size_t)r * D, x, m->layers[0].attn_norm, D, m->norm_eps);
     }
 }
 
 /* x += delta (a projection output in xb), then xb = rmsnorm(x) * w for the
- * next step when w is not NULL; delta NULL skips the add. */
+ * next step when w is not NULL. */
 static void residual_norm(actrm_session *s, int n, const float *delta, const float *w)
 {
     int D = s->model->info.n_embd;
     #pragma omp parallel for schedule(static) num_threads(s->n_threads) if (parallel_rows(s, n))
     for (int r = 0; r < n; r++) {
         float *x = s->x + (size_t)r * D, *xb = s->xb + (size_t)r * D;
-        if (delta)
-            for (int i = 0; i < D; i++)
-                x[i] += delta[(size_t)r * D + i];
+        const float *dr = delta + (size_t)r * D;
+        #pragma omp simd
+        for (int i = 0; i < D; i++)
+            x[i] += dr[i];
         if (w)
             s->kern.rmsnorm(xb, x, w, D, s->model->norm_eps);
     }
@@ -498,10 +503,9 @@ void actrm_forward_chunk(actrm_session *s, const fwd_batch *b, int c0, int n)
 {
     const actrm_model *m = s->model;
     int L = m->info.n_layer, D = m->info.n_embd;
-    embed(s, b, c0, n);
+    embed_norm(s, b, c0, n);
     if (b->hidden)
         capture_rows(b, c0, n, s->x, D, b->hidden, 0);
-    residual_norm(s, n, NULL, m->layers[0].attn_norm);
     for (int l = 0; l < L; l++) {
         attention_block(s, b, l, c0, n);
         mlp_block(s, l, n);
