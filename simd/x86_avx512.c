@@ -61,17 +61,6 @@ ALWAYS_INLINE void transpose16(__m512 r[16])
     }
 }
 
-/* Weights k..k+15 of a row as fp32 (lanes outside m read as 0); type is a
- * constant after inlining. */
-ALWAYS_INLINE __m512 load16_w(int type, const void *p, __mmask16 m)
-{
-    if (type == GGML_TYPE_F16)
-        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
-    if (type == GGML_TYPE_BF16)
-        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
-    return _mm512_maskz_loadu_ps(m, p);
-}
-
 /* ------------------------------------------------------- float weights */
 
 #define F5_LANES 16
@@ -80,7 +69,51 @@ ALWAYS_INLINE __m512 load16_w(int type, const void *p, __mmask16 m)
 #define F5_KC 128   /* k per chunk */
 #define F5_TILE 12  /* tokens per micro-kernel call: 24 accumulators */
 
-/* Pass layout: float [F5_KC][F5_PASS], row r of the pass in column r. */
+/* 16x16 transpose of 16-bit elements, r[i] = row i's 16 values: rows 0-7
+ * and 8-15 each go through an 8x8 transpose run in both 128-bit lanes
+ * (lane 0: k 0-7, lane 1: k 8-15), then lanes are paired up. Half-width
+ * data needs half the shuffles of transposing after the fp32 conversion. */
+ALWAYS_INLINE void transpose16_epi16(__m256i r[16])
+{
+    __m256i d[16];
+#pragma GCC unroll 2
+    for (int h = 0; h < 16; h += 8) {
+        __m256i b[8], c[8];
+#pragma GCC unroll 4
+        for (int i = 0; i < 8; i += 2) { /* rows i, i+1 interleaved per k */
+            b[i] = _mm256_unpacklo_epi16(r[h + i], r[h + i + 1]);
+            b[i + 1] = _mm256_unpackhi_epi16(r[h + i], r[h + i + 1]);
+        }
+#pragma GCC unroll 2
+        for (int i = 0; i < 8; i += 4) { /* four rows per k */
+            c[i] = _mm256_unpacklo_epi32(b[i], b[i + 2]);
+            c[i + 1] = _mm256_unpackhi_epi32(b[i], b[i + 2]);
+            c[i + 2] = _mm256_unpacklo_epi32(b[i + 1], b[i + 3]);
+            c[i + 3] = _mm256_unpackhi_epi32(b[i + 1], b[i + 3]);
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) { /* eight rows per k: d[h+2j] k=2j, d[h+2j+1] k=2j+1 */
+            d[h + 2 * j] = _mm256_unpacklo_epi64(c[j], c[j + 4]);
+            d[h + 2 * j + 1] = _mm256_unpackhi_epi64(c[j], c[j + 4]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm256_permute2x128_si256(d[j], d[8 + j], 0x20);
+        r[8 + j] = _mm256_permute2x128_si256(d[j], d[8 + j], 0x31);
+    }
+}
+
+/* 16 half-precision values (F16 or BF16 bits) as fp32. */
+ALWAYS_INLINE __m512 widen16(int type, __m256i h)
+{
+    if (type == GGML_TYPE_F16)
+        return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* Pass layout: float [F5_KC][F5_PASS], row r of the pass in column r.
+ * Rows past nr and k past kn in a 16x16 tile read as zeros. */
 ALWAYS_INLINE void pack_float(int type, const void *W, size_t ws, int r0, int nr, int k0, int kn,
                               float *buf)
 {
@@ -92,21 +125,27 @@ ALWAYS_INLINE void pack_float(int type, const void *W, size_t ws, int r0, int nr
         const char *row = (const char *)W + (size_t)(r0 + g0) * ws + (size_t)k0 * esize;
         for (int k = 0; k < kn; k += 16) {
             __mmask16 m = mask16(kn - k);
-            __m512 v[16];
-            if (ng >= 16) {
+            const char *src = row + (size_t)k * esize;
+            if (type == GGML_TYPE_F32) {
+                __m512 v[16];
 #pragma GCC unroll 16
                 for (int i = 0; i < 16; i++)
-                    v[i] = load16_w(type, row + (size_t)i * ws + (size_t)k * esize, m);
+                    v[i] = ng >= 16 || i < ng ? _mm512_maskz_loadu_ps(m, src + (size_t)i * ws) : _mm512_setzero_ps();
+                transpose16(v);
+#pragma GCC unroll 16
+                for (int j = 0; j < 16; j++)
+                    _mm512_store_ps(dst + (size_t)(k + j) * F5_PASS, v[j]);
             } else {
+                __m256i h[16];
 #pragma GCC unroll 16
                 for (int i = 0; i < 16; i++)
-                    v[i] = i < ng ? load16_w(type, row + (size_t)i * ws + (size_t)k * esize, m)
-                                  : _mm512_setzero_ps();
-            }
-            transpose16(v);
+                    h[i] = ng >= 16 || i < ng ? _mm256_maskz_loadu_epi16(m, src + (size_t)i * ws)
+                                              : _mm256_setzero_si256();
+                transpose16_epi16(h);
 #pragma GCC unroll 16
-            for (int j = 0; j < 16; j++)
-                _mm512_store_ps(dst + (size_t)(k + j) * F5_PASS, v[j]);
+                for (int j = 0; j < 16; j++)
+                    _mm512_store_ps(dst + (size_t)(k + j) * F5_PASS, widen16(type, h[j]));
+            }
         }
     }
 }
