@@ -450,11 +450,24 @@ static void rmsnorm_neon(float *out, const float *x, const float *w, int n, floa
         out[i] = x[i] * scale * w[i];
 }
 
+/* max_i x[i], skipping NaNs like fmaxf (maxnm does). The order does not
+ * matter: only the sign of a zero maximum could differ, and x - (+-0) is
+ * the same value. */
+static float max_neon(const float *x, int n)
+{
+    float32x4_t m = vdupq_n_f32(-INFINITY);
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        m = vmaxnmq_f32(m, vld1q_f32(x + i));
+    float mx = vmaxnmvq_f32(m);
+    for (; i < n; i++)
+        mx = fmaxf(mx, x[i]);
+    return mx;
+}
+
 static void softmax_neon(float *x, int n)
 {
-    float mx = -INFINITY;
-    for (int i = 0; i < n; i++)
-        mx = fmaxf(mx, x[i]);
+    float mx = max_neon(x, n);
     float32x4_t vmx = vdupq_n_f32(mx);
     float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
     int i = 0;

@@ -472,11 +472,28 @@ static void rmsnorm_avx2(float *out, const float *x, const float *w, int n, floa
         out[i] = x[i] * scale * w[i];
 }
 
+/* max_i x[i], skipping NaNs like fmaxf (max_ps returns its second operand,
+ * the running max, when x is NaN). The order does not matter: only the
+ * sign of a zero maximum could differ, and x - (+-0) is the same value. */
+static float max_avx2(const float *x, int n)
+{
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        m = _mm256_max_ps(_mm256_loadu_ps(x + i), m);
+    _Alignas(32) float l[8];
+    _mm256_store_ps(l, m);
+    float mx = -INFINITY;
+    for (int j = 0; j < 8; j++)
+        mx = fmaxf(mx, l[j]);
+    for (; i < n; i++)
+        mx = fmaxf(mx, x[i]);
+    return mx;
+}
+
 static void softmax_avx2(float *x, int n)
 {
-    float mx = -INFINITY;
-    for (int i = 0; i < n; i++)
-        mx = fmaxf(mx, x[i]);
+    float mx = max_avx2(x, n);
     __m256 vmx = _mm256_set1_ps(mx), lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
     int i = 0;
     for (; i + 16 <= n; i += 16) {

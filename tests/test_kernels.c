@@ -334,6 +334,8 @@ static void op_softmax(const actrm_kernels *k, float *out, const float *a, const
     memcpy(out, a, sizeof(float) * n);
     if (n > 2)
         out[1] = -INFINITY; /* a masked score */
+    if (n > 5)
+        out[4] = NAN; /* skipped by the max, weighs 0 */
     k->softmax(out, n);
 }
 static void op_silu_mul(const actrm_kernels *k, float *out, const float *a, const float *b, int n)
