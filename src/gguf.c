@@ -183,8 +183,8 @@ static uint64_t index_find(const name_index *ix, const void *entries, name_at_fn
     }
 }
 
-/* Builds the index over n entries. Returns 0, -1 if out of memory, or the
- * (index + 1) of the first entry whose name repeats an earlier one. */
+/* Builds the index over n entries. Returns 0, -1 if out of memory, or 1
+ * with *dup = the index of the first entry whose name repeats an earlier one. */
 static int64_t index_build(name_index *ix, const void *entries, name_at_fn name_at, uint64_t n,
                            uint64_t *dup)
 {

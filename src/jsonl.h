@@ -1,10 +1,10 @@
 /*
  * JSON Lines input and output (internal).
  *
- * Reader: one JSON object per line; blank lines are skipped. Files ending in
- * anything are read through zlib's gzopen, which reads gzip-compressed and
- * plain files alike, so `x.jsonl.gz` works wherever `x.jsonl` does. A
- * malformed line is an ACTRM_ERR_FORMAT error naming `file:line`.
+ * Reader: one JSON object per line; blank lines are skipped. Every file is
+ * read through zlib's gzopen, which reads gzip-compressed and plain files
+ * alike (whatever the name), so `x.jsonl.gz` works wherever `x.jsonl` does.
+ * A malformed line is an ACTRM_ERR_FORMAT error naming `file:line`.
  *
  * Writer: one object per line, flushed after every line, so a killed run
  * leaves at most one partial trailing line. jsonl_resume() cuts that line

@@ -34,23 +34,26 @@
 
 /* ---------------------------------------------------------- metadata -- */
 
-/* Reads {arch}.suffix as u32; a missing optional key leaves *out unchanged. */
+/* Writes "{arch}.suffix" to key; returns whether to read it: it is
+ * required, or present. A missing optional key leaves the value unchanged. */
+static int arch_key(const actrm_model *m, const char *suffix, int required, char *key, size_t cap)
+{
+    snprintf(key, cap, "%s.%s", m->arch, suffix);
+    return required || gguf_find_kv(m->gguf, key);
+}
+
 static int arch_u32(actrm_model *m, const char *suffix, int required, uint32_t *out)
 {
     char key[160];
-    snprintf(key, sizeof key, "%s.%s", m->arch, suffix);
-    if (!required && !gguf_find_kv(m->gguf, key))
-        return ACTRM_OK;
-    return gguf_get_u32(m->gguf, key, out, &m->err);
+    return arch_key(m, suffix, required, key, sizeof key) ? gguf_get_u32(m->gguf, key, out, &m->err)
+                                                          : ACTRM_OK;
 }
 
 static int arch_f32(actrm_model *m, const char *suffix, int required, float *out)
 {
     char key[160];
-    snprintf(key, sizeof key, "%s.%s", m->arch, suffix);
-    if (!required && !gguf_find_kv(m->gguf, key))
-        return ACTRM_OK;
-    return gguf_get_f32(m->gguf, key, out, &m->err);
+    return arch_key(m, suffix, required, key, sizeof key) ? gguf_get_f32(m->gguf, key, out, &m->err)
+                                                          : ACTRM_OK;
 }
 
 static int check_range(actrm_model *m, const char *suffix, uint32_t v, uint32_t max)
@@ -86,9 +89,8 @@ static int load_arch(actrm_model *m)
 static int load_rope_scaling(actrm_model *m)
 {
     char key[160];
-    snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch);
     m->rope_scale = 1.0f;
-    if (!gguf_find_kv(m->gguf, key))
+    if (!arch_key(m, "rope.scaling.type", 0, key, sizeof key))
         return ACTRM_OK;
     gguf_str type;
     int rc = gguf_get_str(m->gguf, key, &type, &m->err);

@@ -308,8 +308,7 @@ int actrm_steer_init(actrm_steer **out, const char *path)
         st = load_tensors(s, g);
     gguf_close(g);
     if (st) {
-        if (strncmp(s->err.msg, path, strlen(path)) != 0)
-            actrm_error_prefix(&s->err, "%s", path);
+        actrm_error_prefix(&s->err, "%s", path);
         return st;
     }
     steer_sync_info(s);
@@ -519,16 +518,19 @@ static int select_reinforce(actrm_judge *j, actrm_steer *s, const zs_prompts *zs
     rf_ctx c = {j, s, zs, prefix_slots(j, zs, nm), calloc((size_t)nm * s->n_heads, sizeof *c.patches),
                 calloc((size_t)nm, sizeof *c.sets), calloc((size_t)s->n_heads, sizeof(float))};
     uint8_t *mask = calloc((size_t)s->n_heads, 1);
-    float *logits = s->logits ? s->logits : calloc((size_t)s->n_heads, sizeof *logits);
+    float *logits = calloc((size_t)s->n_heads, sizeof *logits); /* [L*H] */
     int st = ACTRM_ERR_NOMEM;
     if (c.patches && c.sets && c.fmask && mask && logits) {
-        s->logits = logits;
         reinforce_result res = {.logits = logits, .mask = mask};
         actrm_error_clear(&j->err);
         st = reinforce_run(&cfg, rf_loss, &c, &res, &j->err);
-        for (int i = 0; i < s->n_heads && !st; i++)
-            s->mask[i] = mask[i];
+        /* The steering data changes only when the whole run succeeded. */
         if (!st) {
+            for (int i = 0; i < s->n_heads; i++)
+                s->mask[i] = mask[i];
+            free(s->logits);
+            s->logits = logits;
+            logits = NULL;
             s->info.final_loss = res.final_loss;
             s->info.steps = cfg.steps;
             s->info.n_masks = cfg.n_masks;
@@ -536,11 +538,9 @@ static int select_reinforce(actrm_judge *j, actrm_steer *s, const zs_prompts *zs
         }
     } else {
         actrm_error_set(&j->err, st, "select: out of memory");
-        if (!s->logits)
-            free(logits);
     }
     judge_release_slots(j);
-    free(c.patches), free(c.sets), free(c.fmask), free(mask);
+    free(c.patches), free(c.sets), free(c.fmask), free(mask), free(logits);
     return st;
 }
 
@@ -548,16 +548,11 @@ static int select_sav(actrm_judge *j, actrm_steer *s, const zs_prompts *zs,
                       const actrm_steer_options *opt)
 {
     size_t per = (size_t)s->n_heads * s->info.head_dim;
-    float *z = malloc(zs->n * per * sizeof *z); /* [n, L*H, hd] */
-    if (!s->sav_means)
-        s->sav_means = malloc(2 * per * sizeof *s->sav_means);
-    if (!s->sav_acc)
-        s->sav_acc = malloc((size_t)s->n_heads * sizeof *s->sav_acc);
-    if (!z || !s->sav_means || !s->sav_acc) {
-        free(z);
-        return actrm_error_set(&j->err, ACTRM_ERR_NOMEM, "select: out of memory");
-    }
-    int st = ACTRM_OK;
+    float *z = malloc(zs->n * per * sizeof *z);             /* [n, L*H, hd] */
+    float *means = malloc(2 * per * sizeof *means);         /* [2, L*H, hd] */
+    float *acc = malloc((size_t)s->n_heads * sizeof *acc);  /* [L*H] */
+    int st = z && means && acc ? ACTRM_OK
+                               : actrm_error_set(&j->err, ACTRM_ERR_NOMEM, "select: out of memory");
     for (size_t e = 0; e < zs->n && !st; e++) {
         st = judge_eval_last(j, zs->ids[e], zs->len[e], 1, NULL, 1);
         if (!st)
@@ -565,14 +560,17 @@ static int select_sav(actrm_judge *j, actrm_steer *s, const zs_prompts *zs,
         if (!st && opt->progress)
             opt->progress(opt->progress_ctx, "sav", (long)e + 1, (long)zs->n);
     }
-    if (!st && sav_fit(z, zs->label, zs->n, s->n_heads, s->info.head_dim, s->sav_means,
-                       s->sav_acc))
+    if (!st && sav_fit(z, zs->label, zs->n, s->n_heads, s->info.head_dim, means, acc))
         st = actrm_error_set(&j->err, ACTRM_ERR_NOMEM, "select: out of memory");
+    /* The steering data changes only when the whole selection succeeded. */
     if (!st) {
+        free(s->sav_means), free(s->sav_acc);
+        s->sav_means = means, s->sav_acc = acc;
+        means = acc = NULL;
         s->info.sav_heads = opt->sav_heads > 0 ? opt->sav_heads : DEFAULT_SAV;
         sav_top(s->sav_acc, s->n_heads, s->info.sav_heads, s->mask);
     }
-    free(z);
+    free(z), free(means), free(acc);
     return st;
 }
 

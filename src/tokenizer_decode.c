@@ -34,21 +34,6 @@ static int list_push(tok_list *l, const char *s, size_t len)
     return actrm_buf_append(&l->t[l->n++], s, len);
 }
 
-static int replace_all(actrm_buf *out, const char *s, size_t n, const char *pat, const char *with)
-{
-    size_t pl = strlen(pat), wl = strlen(with), run = 0;
-    for (size_t i = 0; i + pl <= n;) {
-        if (memcmp(s + i, pat, pl) == 0) {
-            if (actrm_buf_append(out, s + run, i - run) || actrm_buf_append(out, with, wl))
-                return -1;
-            i += pl;
-            run = i;
-        } else
-            i++;
-    }
-    return actrm_buf_append(out, s + run, n - run);
-}
-
 /* The bytes a token stands for under the GPT-2 map; a token with any
  * character outside the map keeps its own UTF-8 bytes (as HF does). */
 static int bytelevel_bytes(const actrm_buf *t, actrm_buf *out)
@@ -164,7 +149,7 @@ static int dec_step(const tok_dec_step *st, tok_list *in, tok_list *out)
     case DEC_METASPACE:
         for (size_t i = 0; i < in->n && !rc; i++) {
             const char *with = st->kind == DEC_REPLACE ? st->b : " ";
-            rc = list_push(out, "", 0) || replace_all(&out->t[i], in->t[i].p, in->t[i].len, st->a, with);
+            rc = list_push(out, "", 0) || tok_replace_all(&out->t[i], in->t[i].p, in->t[i].len, st->a, with);
             /* Metaspace drops the space it prepended, once, as tokenizers.js does */
             actrm_buf *t = &out->t[i];
             if (!rc && st->kind == DEC_METASPACE && i == 0 && st->prepend_scheme != PREPEND_NEVER &&
@@ -186,7 +171,7 @@ static int clean_up(actrm_buf *text)
     };
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
         actrm_buf out = {0};
-        if (actrm_buf_append(&out, "", 0) || replace_all(&out, text->p, text->len, rules[r][0], rules[r][1])) {
+        if (actrm_buf_append(&out, "", 0) || tok_replace_all(&out, text->p, text->len, rules[r][0], rules[r][1])) {
             free(out.p);
             return -1;
         }

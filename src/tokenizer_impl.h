@@ -41,6 +41,9 @@ typedef struct tok_ids {
 /* Byte strings are actrm_buf (util.h). Both return 0, or -1 when out of
  * memory. */
 int tok_ids_push(tok_ids *v, int32_t id);
+/* Appends s[0..n) to out with every occurrence of pat (non-empty) replaced,
+ * scanning left to right without overlaps. */
+int tok_replace_all(actrm_buf *out, const char *s, size_t n, const char *pat, const char *with);
 int tok_ids_append(tok_ids *v, const int32_t *ids, size_t n);
 
 /* ----------------------------------------------------------- hash maps -- */

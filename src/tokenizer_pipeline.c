@@ -207,6 +207,8 @@ static int parse_norm(tok_pipeline *p, const cJSON *j, const char *path, actrm_e
             return rc;
         if (!content)
             return actrm_error_set(err, ACTRM_ERR_FORMAT, "%s.content: missing", path);
+        if (!*pat)
+            return actrm_error_set(err, ACTRM_ERR_FORMAT, "%s.pattern: empty", path);
         tok_norm_step *s = push_norm(p);
         if (!s || !(s->a = strdup(pat)) || !(s->b = strdup(content)))
             return nomem(err);

@@ -261,21 +261,6 @@ static int lowercase(const char *s, size_t n, actrm_buf *out)
     return 0;
 }
 
-static int replace_string(const char *s, size_t n, const char *pat, const char *with, actrm_buf *out)
-{
-    size_t pl = strlen(pat), wl = strlen(with), i = 0, run = 0;
-    while (i + pl <= n) {
-        if (memcmp(s + i, pat, pl) == 0) {
-            if (actrm_buf_append(out, s + run, i - run) || actrm_buf_append(out, with, wl))
-                return -1;
-            i += pl;
-            run = i;
-        } else
-            i++;
-    }
-    return actrm_buf_append(out, s + run, n - run);
-}
-
 static int regex_match(pcre2_code *re, pcre2_match_data *md, const char *s, size_t n, size_t start)
 {
     size_t jit = 0;
@@ -363,7 +348,7 @@ static int normalize_step(actrm_tokenizer *tok, const tok_norm_step *st, const c
             struct replace_ctx c = {s, st->b, out};
             return regex_spans(tok, st->re, s, n, replace_emit, &c);
         }
-        return replace_string(s, n, st->a, st->b, out);
+        return tok_replace_all(out, s, n, st->a, st->b);
     case NORM_LOWERCASE:
         return lowercase(s, n, out);
     case NORM_STRIP:
@@ -512,7 +497,7 @@ static int pre_metaspace(const tok_pre_step *st, const char *s, size_t n, int at
     actrm_buf t = {0};
     size_t rl = strlen(st->replacement);
     int prepend = st->prepend_scheme == PREPEND_ALWAYS || (st->prepend_scheme == PREPEND_FIRST && at_start);
-    int rc = replace_string(s, n, " ", st->replacement, &t);
+    int rc = tok_replace_all(&t, s, n, " ", st->replacement);
     if (!rc && prepend && !(t.len >= rl && memcmp(t.p, st->replacement, rl) == 0)) {
         actrm_buf u = {0};
         rc = actrm_buf_append(&u, st->replacement, rl) || actrm_buf_append(&u, t.p, t.len);

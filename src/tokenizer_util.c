@@ -7,6 +7,24 @@
 
 /* ------------------------------------------------------------ buffers -- */
 
+int tok_replace_all(actrm_buf *out, const char *s, size_t n, const char *pat, const char *with)
+{
+    size_t pl = strlen(pat), wl = strlen(with), run = 0;
+    if (pl == 0) /* the pipeline parser rejects empty patterns; never loop on one */
+        return actrm_buf_append(out, s, n);
+    for (size_t i = 0; i + pl <= n;) {
+        if (memcmp(s + i, pat, pl) == 0) {
+            if (actrm_buf_append(out, s + run, i - run) || actrm_buf_append(out, with, wl))
+                return -1;
+            i += pl;
+            run = i;
+        } else {
+            i++;
+        }
+    }
+    return actrm_buf_append(out, s + run, n - run);
+}
+
 static int ids_reserve(tok_ids *v, size_t extra)
 {
     if (v->len + extra <= v->cap)
