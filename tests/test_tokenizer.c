@@ -701,6 +701,16 @@ Test(tokenizer, unsupported_tokenizers_rejected_at_export)
     expect_export_error("badjson", "{\"model\": ", ACTRM_ERR_FORMAT, "invalid JSON");
 }
 
+/* Replacing "" would never advance: it must be refused, not loop. */
+Test(tokenizer, empty_replace_pattern_rejected_at_export, .timeout = 20)
+{
+    expect_export_error("emptyreplace",
+                        "{\"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"String\": \"\"},"
+                        " \"content\": \"x\"}, \"pre_tokenizer\": null,"
+                        " \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+                        ACTRM_ERR_FORMAT, "normalizer.pattern: empty");
+}
+
 Test(tokenizer, missing_file_is_io_error)
 {
     gguf_writer *w = gguf_writer_new();
