@@ -15,6 +15,31 @@
  *                   one evaluated prefix.
  *   actrm_tokenizer text <-> token ids and chat-template rendering, read from
  *                   the same GGUF file.
+ *   actrm_judge     a model and its tokenizer bound to a judge prompt, which
+ *                   scores responses (activation reward models, below).
+ *   actrm_steer     steering data for a judge: mean head activations and the
+ *                   heads selected to patch, kept in a small GGUF file.
+ *
+ * Sections of this header, in order:
+ *   status      enum actrm_status and actrm_status_string()
+ *   model       actrm_model_*: open a GGUF model, read its hyper-parameters
+ *   session     actrm_session_*: evaluate tokens; capture and patch activations
+ *   tokenizer   actrm_tokenizer_*: encode and decode as Hugging Face does
+ *   chat        actrm_tokenizer_chat_render(): the model's chat template
+ *   converter   actrm_convert_hf(): Hugging Face directory -> GGUF
+ *   reward      activation reward models: the judge (actrm_judge_*), steering
+ *               data (extract, select, save and load: actrm_steer_*),
+ *               scoring, and evaluation helpers (ICL shots, pairwise accuracy)
+ *   misc        actrm_isa_name(): the kernel path in use
+ *
+ * A reward-model run, in short:
+ *   actrm_model_init(&model, "m.gguf");  actrm_tokenizer_init(&tok, "m.gguf");
+ *   actrm_judge_init(&judge, model, tok, NULL);
+ *   actrm_judge_extract(judge, shots, n, &opt, &steer);       (mean z)
+ *   actrm_judge_select(judge, steer, shots, n, &opt);         (heads)
+ *   actrm_steer_save(steer, "steer.gguf");
+ *   actrm_judge_score(judge, steer, prompt, response, &reward);
+ *   then the *_free() calls in reverse order.
  *
  * Open activations. Every call of actrm_session_eval() can capture, at chosen
  * positions of the batch: logits, every head's output z (the input of o_proj,
@@ -29,7 +54,11 @@
  *     file, key, tensor or argument at fault).
  *   - Each *_init() has a matching *_free(); *_free(NULL) is a no-op. When an
  *     *_init() fails with anything but ACTRM_ERR_NOMEM, it still returns a
- *     handle so that its errmsg can be read; free it afterwards.
+ *     handle so that its errmsg can be read; free it afterwards. A handle
+ *     whose init failed is good for nothing else.
+ *   - A handle made from another (session from model, judge from model and
+ *     tokenizer) keeps a pointer to it: free the dependent handle first.
+ *     Any other pointer passed in is used only during the call.
  *   - Memory the library returns through `char **` or `int32_t **` arguments is
  *     owned by the caller and released with free().
  *   - The library never exits or aborts on bad input. Handles are not safe to
@@ -48,6 +77,8 @@ extern "C" {
 
 #define ACTRM_VERSION "0.1.0"
 
+/* --------------------------------------------------------------- status -- */
+
 /* Status codes. Negative values are never returned. */
 enum actrm_status {
     ACTRM_OK = 0,
@@ -61,7 +92,8 @@ enum actrm_status {
     ACTRM_ERR_CPU          /* the requested instruction set is not available */
 };
 
-/* A static, human-readable name for a status code ("ok", "I/O error", ...). */
+/* A static, human-readable name for a status code ("ok", "I/O error", ...);
+ * "unknown status" for any other value. Never NULL. */
 const char *actrm_status_string(int status);
 
 /* ---------------------------------------------------------------- model -- */
@@ -95,28 +127,36 @@ int actrm_model_init(actrm_model **out, const char *gguf_path);
 /* Releases a model. Sessions made from it must be freed first. */
 void actrm_model_free(actrm_model *model);
 
-/* The last error message of this model handle ("" if none). */
+/* The last error message of this model handle ("" if none, or for NULL). */
 const char *actrm_model_errmsg(const actrm_model *model);
 
-/* The model's hyper-parameters; never NULL for a successfully opened model. */
+/* The model's hyper-parameters, valid while the model lives; NULL for a
+ * model whose init failed, never NULL for one that opened. */
 const actrm_model_info *actrm_model_get_info(const actrm_model *model);
 
 /* -------------------------------------------------------------- session -- */
 
 typedef struct actrm_session actrm_session;
 
-/* Creates a session (KV cache and scratch) able to hold n_ctx positions.
- * n_threads <= 0 means all cores. Results never depend on n_threads. */
+/* Creates a session (KV cache and scratch) able to hold n_ctx positions,
+ * 1 <= n_ctx <= 2^22. n_threads <= 0 means all cores. Results never depend
+ * on n_threads. Fails with ACTRM_ERR_ARG for a bad n_ctx or a model whose
+ * init failed, ACTRM_ERR_CPU when ACTRM_ISA forces a kernel path this CPU
+ * lacks. The model must outlive the session. */
 int actrm_session_init(actrm_session **out, const actrm_model *model,
                        int n_ctx, int n_threads);
 
+/* Releases a session (NULL: no-op). */
 void actrm_session_free(actrm_session *session);
+
+/* The last error message of this session ("" if none, or for NULL). */
 const char *actrm_session_errmsg(const actrm_session *session);
 
 /* Number of positions already in the KV cache. */
 int actrm_session_n_past(const actrm_session *session);
 
-/* Forgets every position at or after n_past (0 <= n_past <= current). */
+/* Forgets every position at or after n_past (0 <= n_past <= current, else
+ * ACTRM_ERR_ARG). Cheap: later evals overwrite the forgotten cache. */
 int actrm_session_truncate(actrm_session *session, int n_past);
 
 /* One head's replacement: z of (layer, head) becomes the head_dim floats at z. */
@@ -179,9 +219,15 @@ int actrm_session_eval_branches(actrm_session *session, int32_t token,
 typedef struct actrm_tokenizer actrm_tokenizer;
 
 /* Loads the tokenizer (and chat template) stored in a GGUF file: one written
- * by `actrm convert`, or a llama.cpp GGUF with tokenizer.ggml.* keys. */
+ * by `actrm convert`, or a llama.cpp GGUF with tokenizer.ggml.* keys.
+ * Unsupported tokenizer models are ACTRM_ERR_UNSUPPORTED naming the key. */
 int actrm_tokenizer_init(actrm_tokenizer **out, const char *gguf_path);
+
+/* Releases a tokenizer (NULL: no-op). Judges using it must be freed first. */
 void actrm_tokenizer_free(actrm_tokenizer *tok);
+
+/* The last error message of this tokenizer, also of chat rendering; never
+ * NULL. */
 const char *actrm_tokenizer_errmsg(const actrm_tokenizer *tok);
 
 /* Flags for actrm_tokenizer_encode(). */
@@ -208,11 +254,13 @@ int actrm_tokenizer_encode(actrm_tokenizer *tok, const char *text, size_t len,
 int actrm_tokenizer_decode(actrm_tokenizer *tok, const int32_t *ids,
                            size_t n_ids, char **text, size_t *len);
 
-/* Vocabulary size, and the id of one exact token string (or -1). */
+/* Vocabulary size (0 for NULL or a tokenizer whose init failed). */
 int actrm_tokenizer_n_vocab(const actrm_tokenizer *tok);
+/* The id of one exact token string, or -1. */
 int32_t actrm_tokenizer_piece_id(const actrm_tokenizer *tok, const char *piece);
-int32_t actrm_tokenizer_bos(const actrm_tokenizer *tok); /* -1 if none */
-int32_t actrm_tokenizer_eos(const actrm_tokenizer *tok); /* -1 if none */
+/* The BOS and EOS token ids, or -1 if the tokenizer has none. */
+int32_t actrm_tokenizer_bos(const actrm_tokenizer *tok);
+int32_t actrm_tokenizer_eos(const actrm_tokenizer *tok);
 
 /* ------------------------------------------------------------------ chat -- */
 
@@ -229,9 +277,14 @@ typedef struct actrm_chat_options {
 } actrm_chat_options;
 
 /* Renders a conversation with the chat template stored in the tokenizer's
- * GGUF (tokenizer.chat_template). Fails with ACTRM_ERR_UNSUPPORTED when the
- * template's family is not recognised (set options->family then), or when
- * the GGUF has no template and no family is given. *out is malloc'ed. */
+ * GGUF (tokenizer.chat_template), byte for byte as Hugging Face's Jinja
+ * rendering of that template. options may be NULL (generation prompt added,
+ * thinking at the template default, family detected). Fails with
+ * ACTRM_ERR_UNSUPPORTED when the template's family is not recognised (set
+ * options->family then), or when the GGUF has no template and no family is
+ * given; ACTRM_ERR_ARG for a conversation the template refuses (its
+ * raise_exception message). Errors are in actrm_tokenizer_errmsg(). *out is
+ * malloc'ed. */
 int actrm_tokenizer_chat_render(actrm_tokenizer *tok,
                                 const actrm_chat_message *msgs, size_t n_msgs,
                                 const actrm_chat_options *options, char **out);
@@ -243,7 +296,8 @@ int actrm_tokenizer_chat_render(actrm_tokenizer *tok,
  * GGUF. out_type is "f32", "f16", "bf16", "q8_0" or NULL (the source dtype).
  * The output is written to a temporary file and renamed into place, so a
  * failed conversion never leaves a partial file. errbuf (may be NULL)
- * receives the error message. */
+ * receives the error message ("" on success), naming the file and field or
+ * tensor at fault. (The one function without a handle, hence no errmsg.) */
 int actrm_convert_hf(const char *hf_dir, const char *out_path,
                      const char *out_type, char *errbuf, size_t errbuf_size);
 
@@ -267,7 +321,9 @@ int actrm_convert_hf(const char *hf_dir, const char *out_path,
  *    "shot_end": "\n",               text after each shot's answer (plain mode)
  *    "system":   "...",              optional system message (chat mode)
  *    "chat":     "auto",             "auto" | "always" | "never"
- *    "yes_token": 5592, "no_token": 1770}   optional token id override
+ *    "yes_token": 5592, "no_token": 1770,   optional token id override
+ *    "description": "..."}           free text, ignored
+ * Any other key is ACTRM_ERR_FORMAT. query must contain {response}.
  * {prompt} and {response} are replaced by the example's texts; nothing else
  * is special. In chat mode ("auto" with a model that has a chat template,
  * or "always") the query is the user turn, rendered with the generation
@@ -349,13 +405,22 @@ typedef struct actrm_steer_options {
     void *progress_ctx;
 } actrm_steer_options;
 
+/* ---------------------------------------------------------- the judge -- */
+/* Errors of every actrm_judge_* call (extract, select and score included)
+ * are in actrm_judge_errmsg(). */
+
 /* Binds a model and its tokenizer to a judge template and makes a session
- * for scoring. The model and tokenizer must outlive the judge. Fails with
- * ACTRM_ERR_FORMAT for a bad template (naming the field), and
- * ACTRM_ERR_UNSUPPORTED when answer tokens cannot be derived. */
+ * for scoring. opt may be NULL (default template, all cores). The model and
+ * tokenizer must outlive the judge. Fails with ACTRM_ERR_FORMAT for a bad
+ * template (naming the field), ACTRM_ERR_UNSUPPORTED when answer tokens
+ * cannot be derived, ACTRM_ERR_ARG for out-of-range answer token ids. */
 int actrm_judge_init(actrm_judge **out, const actrm_model *model,
                      actrm_tokenizer *tok, const actrm_judge_options *opt);
+
+/* Releases a judge (NULL: no-op); not its model or tokenizer. */
 void actrm_judge_free(actrm_judge *judge);
+
+/* The last error message of this judge ("" if none, or for NULL). */
 const char *actrm_judge_errmsg(const actrm_judge *judge);
 
 /* The yes/no token ids in use. */
@@ -366,54 +431,37 @@ void actrm_judge_answer_tokens(const actrm_judge *judge, int32_t *yes, int32_t *
 int actrm_judge_render(actrm_judge *judge, const actrm_example *shots, size_t n_shots,
                        const char *prompt, const char *response, char **text);
 
+/* ----------------------------------------------- extraction, selection -- */
+
 /* Extraction: the mean over M in-context prompts of every head's z at the
  * last token. Prompt m queries example m mod n, with k other examples as
- * shots drawn by the seeded generator. Needs n >= 2. *out is a new steering
- * handle (no heads selected yet; free it with actrm_steer_free). */
+ * shots drawn by the seeded generator (k is cut to n-1). Needs n >= 2.
+ * opt may be NULL (defaults). *out is a new steering handle (no heads
+ * selected yet; free it with actrm_steer_free). */
 int actrm_judge_extract(actrm_judge *judge, const actrm_example *examples, size_t n,
                         const actrm_steer_options *opt, actrm_steer **out);
 
-/* Selection on the few-shot set: fills the steering handle's head mask
- * (and REINFORCE logits or SAV class means). ACTRM_ERR_MISMATCH if steer was
- * made for another model or template. */
+/* Selection on the few-shot set (n >= 1): fills the steering handle's head
+ * mask (and REINFORCE logits or SAV class means). The handle is changed only
+ * on success. ACTRM_ERR_MISMATCH if steer was made for another model,
+ * template or answer tokens; ACTRM_ERR_ARG for no examples or an unknown
+ * method. */
 int actrm_judge_select(actrm_judge *judge, actrm_steer *steer,
                        const actrm_example *examples, size_t n,
                        const actrm_steer_options *opt);
 
-/* The reward of one response: ACTIVATION with steer, or ZEROSHOT when
- * steer is NULL. */
-int actrm_judge_score(actrm_judge *judge, const actrm_steer *steer,
-                      const char *prompt, const char *response, float *reward);
+/* ------------------------------------------------------ steering data -- */
+/* Errors of actrm_steer_* calls are in actrm_steer_errmsg(). */
 
-/* Rewards of two responses to one prompt by `method` (enum
- * actrm_reward_method), computed over their shared prefix: reward[0] for a,
- * reward[1] for b (b may be NULL: then only reward[0] is set). ICL uses
- * shots[0..n_shots) in that order; ACTIVATION and SAV need steer (SAV
- * rewards are vote fractions, comparable only with each other). */
-int actrm_judge_score_pair(actrm_judge *judge, int method, const actrm_steer *steer,
-                           const actrm_example *shots, size_t n_shots,
-                           const char *prompt, const char *a, const char *b,
-                           float reward[2]);
-
-/* The shots ICL uses for pair number `index`: k distinct indices into a
- * pool of n_pool examples, from a generator seeded by (seed, index) alone,
- * so a resumed evaluation picks the same shots. idx holds k entries. */
-void actrm_icl_shots(uint64_t seed, uint64_t index, size_t n_pool, int k, size_t *idx);
-
-/* Pairwise accuracy with a 95% Wilson interval. A pair is correct when
- * reward(chosen) > reward(rejected); a tie counts 1/2. */
-typedef struct actrm_accuracy {
-    long n;         /* pairs */
-    double correct; /* correct pairs, ties as 1/2 */
-    double acc, lo, hi;
-} actrm_accuracy;
-
-/* Adds one pair's rewards to acc and updates acc->acc, lo and hi. */
-void actrm_accuracy_add(actrm_accuracy *acc, float chosen, float rejected);
-
-/* Loads a steering file and checks its tensors and keys. */
+/* Loads a steering file and checks its tensors and keys; a GGUF file that
+ * is not a steering file (e.g. a model) is ACTRM_ERR_FORMAT. Errors name
+ * the file and the key or tensor at fault. */
 int actrm_steer_init(actrm_steer **out, const char *path);
+
+/* Releases steering data (NULL: no-op). */
 void actrm_steer_free(actrm_steer *steer);
+
+/* The last error message of this handle ("" if none, or for NULL). */
 const char *actrm_steer_errmsg(const actrm_steer *steer);
 
 /* Writes a steering file (atomically: PATH.tmp, then renamed). */
@@ -423,6 +471,7 @@ int actrm_steer_save(actrm_steer *steer, const char *path);
  * and content hash), else ACTRM_ERR_MISMATCH with a message naming both. */
 int actrm_steer_check_model(actrm_steer *steer, const actrm_model *model);
 
+/* What a steering handle holds (see "Steering file" above). */
 typedef struct actrm_steer_info {
     const char *model_name;
     uint64_t model_hash;
@@ -438,11 +487,53 @@ typedef struct actrm_steer_info {
     float final_loss;           /* REINFORCE: few-shot loss of the kept mask */
 } actrm_steer_info;
 
+/* The handle's info, valid (and kept up to date by actrm_judge_select) while
+ * the handle lives. Strings point into the handle. */
 const actrm_steer_info *actrm_steer_get_info(const actrm_steer *steer);
 
 /* The selected heads as (layer, head) pairs in layer-major order: writes up
- * to max pairs to layer_head[2*i], layer_head[2*i+1]; returns the count. */
+ * to max pairs to layer_head[2*i], layer_head[2*i+1]; returns the number of
+ * selected heads, which may exceed max. */
 int actrm_steer_heads(const actrm_steer *steer, int *layer_head, int max);
+
+/* ------------------------------------------------------------ scoring -- */
+
+/* The reward of one response: ACTIVATION with steer, or ZEROSHOT when
+ * steer is NULL. */
+int actrm_judge_score(actrm_judge *judge, const actrm_steer *steer,
+                      const char *prompt, const char *response, float *reward);
+
+/* Rewards of two responses to one prompt by `method` (enum
+ * actrm_reward_method), computed over their shared prefix: reward[0] for a,
+ * reward[1] for b (b may be NULL: then only reward[0] is set). ICL uses
+ * shots[0..n_shots) in that order; ACTIVATION and SAV need steer (SAV
+ * rewards are vote fractions, comparable only with each other). Fails with
+ * ACTRM_ERR_ARG for an unknown method or steering data lacking what the
+ * method needs, ACTRM_ERR_MISMATCH for steering data of another model or
+ * template, ACTRM_ERR_LIMIT for a prompt longer than the model's context. */
+int actrm_judge_score_pair(actrm_judge *judge, int method, const actrm_steer *steer,
+                           const actrm_example *shots, size_t n_shots,
+                           const char *prompt, const char *a, const char *b,
+                           float reward[2]);
+
+/* --------------------------------------------------------- evaluation -- */
+
+/* The shots ICL uses for pair number `index`: min(k, n_pool) distinct
+ * indices into a pool of n_pool examples, written to idx, from a generator
+ * seeded by (seed, index) alone, so a resumed evaluation picks the same
+ * shots. */
+void actrm_icl_shots(uint64_t seed, uint64_t index, size_t n_pool, int k, size_t *idx);
+
+/* Pairwise accuracy with a 95% Wilson interval. A pair is correct when
+ * reward(chosen) > reward(rejected); a tie counts 1/2. Zero-initialise. */
+typedef struct actrm_accuracy {
+    long n;         /* pairs */
+    double correct; /* correct pairs, ties as 1/2 */
+    double acc, lo, hi;
+} actrm_accuracy;
+
+/* Adds one pair's rewards to acc and updates acc->acc, lo and hi. */
+void actrm_accuracy_add(actrm_accuracy *acc, float chosen, float rejected);
 
 /* ----------------------------------------------------------------- misc -- */
 
