@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "util.h"
 
 int cli_fail(const char *cmd, const char *fmt, ...)
@@ -17,6 +18,56 @@ int cli_fail(const char *cmd, const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return 1;
+}
+
+/* The option arg names (as "--name" or "--name=VALUE"), or NULL. */
+static const cli_opt *find_opt(const cli_opt *opts, int n_opts, const char *arg, const char **inline_value)
+{
+    *inline_value = NULL;
+    for (int o = 0; o < n_opts; o++) {
+        size_t len = strlen(opts[o].name);
+        if (strncmp(arg, opts[o].name, len) != 0)
+            continue;
+        if (arg[len] == '\0')
+            return &opts[o];
+        if (arg[len] == '=' && opts[o].value) {
+            *inline_value = arg + len + 1;
+            return &opts[o];
+        }
+    }
+    return NULL;
+}
+
+int cli_parse(int argc, char **argv, const cli_opt *opts, int n_opts, const char **pos,
+              int max_pos, int *n_pos, void (*usage)(FILE *))
+{
+    const char *cmd = argv[0];
+    *n_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *value;
+        if (cli_is_help(arg)) {
+            usage(stdout);
+            return 1;
+        }
+        const cli_opt *o = find_opt(opts, n_opts, arg, &value);
+        if (o && !o->value) {
+            *o->flag = 1;
+        } else if (o && (value || i + 1 < argc)) {
+            *o->value = value ? value : argv[++i];
+        } else if (o) {
+            cli_fail(cmd, "option %s needs a value (see actrm %s --help)", arg, cmd);
+            return 2;
+        } else if (arg[0] == '-' && arg[1]) {
+            cli_fail(cmd, "unknown option '%s' (see actrm %s --help)", arg, cmd);
+            return 2;
+        } else if (*n_pos < max_pos) {
+            pos[(*n_pos)++] = arg;
+        } else {
+            cli_fail(cmd, "unexpected argument '%s' (see actrm %s --help)", arg, cmd);
+            return 2;
+        }
+    }
+    return 0;
 }
 
 char *cli_read_file(const char *cmd, const char *path, size_t *len)

@@ -4,6 +4,7 @@
 
 #include "actrm.h"
 #include "cli.h"
+#include "cli_util.h"
 
 static void convert_usage(FILE *f)
 {
@@ -24,25 +25,11 @@ static void convert_usage(FILE *f)
 int cmd_convert(int argc, char **argv)
 {
     const char *paths[2] = {NULL, NULL}, *type = NULL;
-    int n_paths = 0;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            convert_usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
-            type = argv[++i];
-        } else if (strncmp(argv[i], "--type=", 7) == 0) {
-            type = argv[i] + 7;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "actrm convert: unknown or incomplete option '%s' (see actrm convert --help)\n", argv[i]);
-            return 2;
-        } else if (n_paths < 2) {
-            paths[n_paths++] = argv[i];
-        } else {
-            fprintf(stderr, "actrm convert: unexpected argument '%s' (see actrm convert --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    int n_paths;
+    const cli_opt opts[] = {{"--type", &type, NULL}};
+    int rc = cli_parse(argc, argv, opts, CLI_COUNT(opts), paths, 2, &n_paths, convert_usage);
+    if (rc)
+        return rc == 1 ? 0 : 2;
     if (n_paths != 2) {
         fprintf(stderr, "actrm convert: expected HF_DIR and OUT.gguf (see actrm convert --help)\n");
         return 2;

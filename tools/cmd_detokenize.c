@@ -24,23 +24,11 @@ static void usage(FILE *f)
 int cmd_detokenize(int argc, char **argv)
 {
     const char *model = NULL, *list = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--ids") == 0 && i + 1 < argc) {
-            list = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "actrm detokenize: unknown or incomplete option '%s' (see actrm detokenize --help)\n",
-                    argv[i]);
-            return 2;
-        } else if (!model) {
-            model = argv[i];
-        } else {
-            fprintf(stderr, "actrm detokenize: unexpected argument '%s' (see actrm detokenize --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    int n_pos;
+    const cli_opt opts[] = {{"--ids", &list, NULL}};
+    int rc = cli_parse(argc, argv, opts, CLI_COUNT(opts), &model, 1, &n_pos, usage);
+    if (rc)
+        return rc == 1 ? 0 : 2;
     if (!model || !list) {
         fprintf(stderr, "actrm detokenize: expected MODEL.gguf and --ids (see actrm detokenize --help)\n");
         return 2;
@@ -52,7 +40,7 @@ int cmd_detokenize(int argc, char **argv)
     actrm_tokenizer *tok = NULL;
     char *text = NULL;
     size_t len = 0;
-    int rc = actrm_tokenizer_init(&tok, model);
+    rc = actrm_tokenizer_init(&tok, model);
     if (!rc)
         rc = actrm_tokenizer_decode(tok, ids, n, &text, &len);
     if (rc)

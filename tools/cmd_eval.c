@@ -94,33 +94,51 @@ static void table_print(const table *t, const char *method, const char *pairs)
     print_row("all", &t->all);
 }
 
+/* Adds item (may be NULL: a failed creation) to obj under key; frees item
+ * and returns 0 on failure. */
+static int add_owned(cJSON *obj, const char *key, cJSON *item)
+{
+    if (obj && item && cJSON_AddItemToObject(obj, key, item))
+        return 1;
+    cJSON_Delete(item);
+    return 0;
+}
+
 static cJSON *acc_json(const actrm_accuracy *a)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "pairs", (double)a->n);
-    cJSON_AddNumberToObject(o, "correct", a->correct);
-    cJSON_AddNumberToObject(o, "accuracy", a->acc);
-    cJSON_AddNumberToObject(o, "ci95_low", a->lo);
-    cJSON_AddNumberToObject(o, "ci95_high", a->hi);
-    return o;
+    int ok = o && cJSON_AddNumberToObject(o, "pairs", (double)a->n) &&
+             cJSON_AddNumberToObject(o, "correct", a->correct) &&
+             cJSON_AddNumberToObject(o, "accuracy", a->acc) &&
+             cJSON_AddNumberToObject(o, "ci95_low", a->lo) &&
+             cJSON_AddNumberToObject(o, "ci95_high", a->hi);
+    if (ok)
+        return o;
+    cJSON_Delete(o);
+    return NULL;
 }
 
 static int table_write_json(const table *t, const char *method, const char *path,
                             actrm_error *err)
 {
     cJSON *root = cJSON_CreateObject(), *subs = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "method", method);
-    for (int i = 0; i < t->n; i++)
-        cJSON_AddItemToObject(subs, t->name[i], acc_json(&t->acc[i]));
-    cJSON_AddItemToObject(root, "subsets", subs);
-    cJSON_AddItemToObject(root, "overall", acc_json(&t->all));
-    char *text = cJSON_Print(root);
+    int ok = root && cJSON_AddStringToObject(root, "method", method);
+    for (int i = 0; i < t->n && ok; i++)
+        ok = add_owned(subs, t->name[i], acc_json(&t->acc[i]));
+    if (ok)
+        ok = add_owned(root, "subsets", subs);
+    else
+        cJSON_Delete(subs);
+    ok = ok && add_owned(root, "overall", acc_json(&t->all));
+    char *text = ok ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
-    FILE *f = text ? fopen(path, "wb") : NULL;
-    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    ok = f && fclose(f) == 0 && ok;
+    if (!text)
+        return actrm_error_set(err, ACTRM_ERR_NOMEM, "%s: out of memory", path);
+    FILE *f = fopen(path, "wb");
+    int written = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    written = f && fclose(f) == 0 && written;
     free(text);
-    return ok ? ACTRM_OK : actrm_error_set(err, ACTRM_ERR_IO, "%s: cannot write", path);
+    return written ? ACTRM_OK : actrm_error_set(err, ACTRM_ERR_IO, "%s: cannot write", path);
 }
 
 /* Everything one evaluation run needs. */
@@ -239,7 +257,8 @@ static int eval_file(eval_run *e, actrm_error *err)
     if (!st && idx < done)
         st = actrm_error_set(err, ACTRM_ERR_ARG, "%s has %zu lines but %s only %zu pairs",
                              a->out, done, a->pos[1], idx);
-    int cst = jsonl_writer_close(w, err);
+    /* A close error is reported only when nothing failed before it. */
+    int cst = jsonl_writer_close(w, st ? NULL : err);
     jsonl_reader_close(r);
     return st ? st : cst;
 }

@@ -59,40 +59,29 @@ static void usage(FILE *f)
 /* Returns 0 to run, 1 when --help was printed, -1 on a bad command line. */
 static int parse_args(int argc, char **argv, fwd_args *a)
 {
-    struct { const char *name; const char **dst; } opts[] = {
-        {"--ids", &a->ids}, {"--text", &a->text}, {"--prompt-file", &a->prompt_file}, {"--logits-last", &a->logits_last}, {"--logits-all", &a->logits_all},
-        {"--heads", &a->heads}, {"--hidden", &a->hidden}, {"--patch", &a->patch},
+    const char *threads = NULL;
+    const cli_opt opts[] = {
+        {"--ids", &a->ids, NULL},
+        {"--text", &a->text, NULL},
+        {"--prompt-file", &a->prompt_file, NULL},
+        {"--special", NULL, &a->special},
+        {"--logits-last", &a->logits_last, NULL},
+        {"--logits-all", &a->logits_all, NULL},
+        {"--heads", &a->heads, NULL},
+        {"--hidden", &a->hidden, NULL},
+        {"--patch", &a->patch, NULL},
+        {"--threads", &threads, NULL},
     };
     memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (cli_is_help(arg)) {
-            usage(stdout);
-            return 1;
-        }
-        int known = 0;
-        for (size_t o = 0; o < sizeof opts / sizeof opts[0] && !known; o++)
-            if (strcmp(arg, opts[o].name) == 0) {
-                if (i + 1 >= argc)
-                    return cli_fail("forward", "option %s needs a value (see actrm forward --help)", arg), -1;
-                *opts[o].dst = argv[++i];
-                known = 1;
-            }
-        if (known)
-            continue;
-        if (strcmp(arg, "--special") == 0) {
-            a->special = 1;
-        } else if (strcmp(arg, "--threads") == 0 && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || n < 0 || n > 4096)
-                return cli_fail("forward", "--threads '%s' is not a thread count in [0, 4096]", argv[i]), -1;
-            a->n_threads = (int)n;
-        } else if (arg[0] == '-' || a->model) {
-            return cli_fail("forward", "unexpected argument '%s' (see actrm forward --help)", arg), -1;
-        } else {
-            a->model = arg;
-        }
+    int n_pos, rc = cli_parse(argc, argv, opts, CLI_COUNT(opts), &a->model, 1, &n_pos, usage);
+    if (rc)
+        return rc == 1 ? 1 : -1;
+    if (threads) {
+        char *end;
+        long n = strtol(threads, &end, 10);
+        if (*end || end == threads || n < 0 || n > 4096)
+            return cli_fail("forward", "--threads '%s' is not a thread count in [0, 4096]", threads), -1;
+        a->n_threads = (int)n;
     }
     if (!a->model)
         return cli_fail("forward", "missing MODEL.gguf (see actrm forward --help)"), -1;

@@ -80,7 +80,8 @@ static int score_file(rm_ctx *c, const rm_args *a, actrm_error *err)
         st = actrm_error_set(err, ACTRM_ERR_ARG,
                              "%s has %zu lines but %s only %ld: not its output?", a->out, done,
                              a->pos[1], n);
-    int cst = jsonl_writer_close(w, err);
+    /* A close error is reported only when nothing failed before it. */
+    int cst = jsonl_writer_close(w, st ? NULL : err);
     jsonl_reader_close(r);
     return st ? st : cst;
 }

@@ -37,29 +37,12 @@ static void print_ids(const int32_t *ids, size_t n, int json)
 int cmd_tokenize(int argc, char **argv)
 {
     const char *model = NULL, *text = NULL, *file = NULL;
-    int special = 0, json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--text") == 0 && i + 1 < argc) {
-            text = argv[++i];
-        } else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
-            file = argv[++i];
-        } else if (strcmp(argv[i], "--special") == 0) {
-            special = 1;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "actrm tokenize: unknown or incomplete option '%s' (see actrm tokenize --help)\n", argv[i]);
-            return 2;
-        } else if (!model) {
-            model = argv[i];
-        } else {
-            fprintf(stderr, "actrm tokenize: unexpected argument '%s' (see actrm tokenize --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    int special = 0, json = 0, n_pos;
+    const cli_opt opts[] = {{"--text", &text, NULL}, {"--file", &file, NULL},
+                            {"--special", NULL, &special}, {"--json", NULL, &json}};
+    int rc = cli_parse(argc, argv, opts, CLI_COUNT(opts), &model, 1, &n_pos, usage);
+    if (rc)
+        return rc == 1 ? 0 : 2;
     if (!model || !text == !file) {
         fprintf(stderr, "actrm tokenize: expected MODEL.gguf and one of --text or --file (see actrm tokenize --help)\n");
         return 2;
@@ -71,7 +54,7 @@ int cmd_tokenize(int argc, char **argv)
     actrm_tokenizer *tok = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
-    int rc = actrm_tokenizer_init(&tok, model);
+    rc = actrm_tokenizer_init(&tok, model);
     if (!rc)
         rc = actrm_tokenizer_encode(tok, text ? text : data, len, special ? ACTRM_ENCODE_ADD_SPECIAL : 0, &ids, &n);
     if (rc)
