@@ -40,7 +40,8 @@ static int parse_chat_mode(const cJSON *v, int *mode)
     return *mode != 2;
 }
 
-/* Copies an optional string field; 0 if present with another type. */
+/* Copies an optional string field: 1 on success (*out NULL if absent), 0
+ * if present with another type, -1 when out of memory. */
 static int take_string(const cJSON *obj, const char *key, char **out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -50,7 +51,7 @@ static int take_string(const cJSON *obj, const char *key, char **out)
     if (!cJSON_IsString(v))
         return 0;
     *out = strdup(v->valuestring);
-    return 1;
+    return *out ? 1 : -1;
 }
 
 static int take_token(const cJSON *obj, const char *key, int32_t *out, int *present)
@@ -66,6 +67,8 @@ static int take_token(const cJSON *obj, const char *key, int32_t *out, int *pres
     return 1;
 }
 
+/* 1 when every field is valid, 0 with *bad naming the first invalid one,
+ * -1 when out of memory. */
 static int template_fields(judge_template *t, const cJSON *j, const char **bad)
 {
     static const char *known[] = {"query", "yes", "no", "shot_end", "system", "chat",
@@ -77,17 +80,16 @@ static int template_fields(judge_template *t, const cJSON *j, const char **bad)
         if (!ok)
             return *bad = it->string, 0;
     }
+    static const char *strings[] = {"query", "yes", "no", "shot_end", "system"};
+    char **dst[] = {&t->query, &t->yes, &t->no, &t->shot_end, &t->system};
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        int ok = take_string(j, strings[i], dst[i]);
+        if (ok <= 0)
+            return ok < 0 ? -1 : (*bad = strings[i], 0);
+    }
     int has_yes = 0, has_no = 0;
-    if (!take_string(j, "query", &t->query) || !t->query)
+    if (!t->query)
         return *bad = "query", 0;
-    if (!take_string(j, "yes", &t->yes))
-        return *bad = "yes", 0;
-    if (!take_string(j, "no", &t->no))
-        return *bad = "no", 0;
-    if (!take_string(j, "shot_end", &t->shot_end))
-        return *bad = "shot_end", 0;
-    if (!take_string(j, "system", &t->system))
-        return *bad = "system", 0;
     if (!parse_chat_mode(cJSON_GetObjectItemCaseSensitive(j, "chat"), &t->chat))
         return *bad = "chat", 0;
     if (!take_token(j, "yes_token", &t->yes_token, &has_yes))
@@ -107,8 +109,11 @@ int judge_template_parse(judge_template *t, const char *json, const char *origin
 {
     memset(t, 0, sizeof *t);
     t->chat = JUDGE_CHAT_AUTO;
-    cJSON *j = cJSON_Parse(json);
-    if (!j || !cJSON_IsObject(j)) {
+    cJSON *j;
+    int st = actrm_json_parse(json, strlen(json), origin, &j, err);
+    if (st)
+        return st;
+    if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return actrm_error_set(err, ACTRM_ERR_FORMAT, "%s: judge template is not a JSON object",
                                origin);
@@ -119,9 +124,11 @@ int judge_template_parse(judge_template *t, const char *json, const char *origin
     if (!ok)
         snprintf(badcopy, sizeof badcopy, "%s", bad);
     cJSON_Delete(j);
-    if (ok)
+    if (ok > 0)
         return ACTRM_OK;
     judge_template_free(t);
+    if (ok < 0)
+        return actrm_error_set(err, ACTRM_ERR_NOMEM, "%s: out of memory", origin);
     return actrm_error_set(err, ACTRM_ERR_FORMAT,
                            "%s: judge template field \"%s\" is missing, unknown or invalid "
                            "(query: a string with {response}; yes/no/shot_end/system: strings; "
