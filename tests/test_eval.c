@@ -192,7 +192,7 @@ static void cli_setup(cli_files *f, int n_lines)
     fixture_tmp_path(f->err, sizeof f->err, "stderr.txt");
     fixture_tmp_path(f->tmpl, sizeof f->tmpl, "template.json");
     fixture_write_text(f->tmpl, "{\"query\":\"Prompt: {prompt}\\nResponse: {response}\\nGood?\","
-                        "\"chat\":\"never\"}");
+                                "\"chat\":\"never\"}");
     const char *bin = actrm_bin();
     char *ex[] = {(char *)bin, "extract", f->model, JUDGE_DIR "/data/fewshot.jsonl", "-o", f->steer,
                   "--criterion", "short", "-k", "2", "-M", "4", "--template", f->tmpl,
@@ -283,8 +283,8 @@ Test(cli, malformed_input_names_file_line_and_keeps_what_was_written, .timeout =
     char bad[512];
     fixture_tmp_path(bad, sizeof bad, "bad.jsonl");
     fixture_write_text(bad, "{\"prompt\":\"a\",\"response\":\"b\"}\n{\"prompt\":\"a\",\"response\":\"c\"}\n"
-                    "{\"prompt\":\"a\",\"response\":\"d\"}\n{\"prompt\": oops}\n"
-                    "{\"prompt\":\"a\",\"response\":\"e\"}\n");
+                            "{\"prompt\":\"a\",\"response\":\"d\"}\n{\"prompt\": oops}\n"
+                            "{\"prompt\":\"a\",\"response\":\"e\"}\n");
     const char *bin = actrm_bin();
     char *score[] = {(char *)bin, "score", f.model, "--steer", f.steer, bad, "-o", f.out,
                      "-t", "1", NULL};
@@ -299,7 +299,7 @@ Test(cli, malformed_input_names_file_line_and_keeps_what_was_written, .timeout =
 
     /* eval: a pair without "rejected". */
     fixture_write_text(bad, "{\"prompt\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n"
-                    "{\"prompt\":\"a\",\"chosen\":\"b\"}\n");
+                            "{\"prompt\":\"a\",\"chosen\":\"b\"}\n");
     char *ev[] = {(char *)bin, "eval", f.model, bad, "--method", "zeroshot", "--template", f.tmpl,
                   "-o", f.out, "-t", "1", NULL};
     cr_expect_neq(run(ev, f.err), 0);

@@ -267,6 +267,17 @@ static void encode(actrm_tokenizer *tok, const char *s, size_t n, int flags, int
     cr_assert_eq(rc, ACTRM_OK, "encode: %s", actrm_tokenizer_errmsg(tok));
 }
 
+/* decode(ids) must give back text[0..len) exactly. */
+static void expect_decodes_to(actrm_tokenizer *tok, const int32_t *ids, size_t n, const char *text,
+                              size_t len, const char *what)
+{
+    char *back;
+    size_t blen;
+    cr_assert_eq(actrm_tokenizer_decode(tok, ids, n, &back, &blen), ACTRM_OK);
+    cr_expect(blen == len && memcmp(back, text, len) == 0, "%s: decode(encode(x)) != x", what);
+    free(back);
+}
+
 static void expect_same_ids(actrm_tokenizer *tok, const char *a, size_t na, const char *b, const char *what)
 {
     int32_t *x, *y;
@@ -377,11 +388,7 @@ Test(tokenizer, one_megabyte_single_line)
         for (size_t i = 1; ok && i + 1 < n; i++)
             ok = ids[i] == (i % 2 ? cases[c].world : cases[c].hello);
         cr_expect(ok, "%s: unexpected ids", cases[c].name);
-        char *back;
-        size_t blen;
-        cr_assert_eq(actrm_tokenizer_decode(tok, ids, n, &back, &blen), ACTRM_OK);
-        cr_expect(blen == len && memcmp(back, text, len) == 0, "%s: decode(encode(x)) != x", cases[c].name);
-        free(back);
+        expect_decodes_to(tok, ids, n, text, len, cases[c].name);
         free(ids);
         actrm_tokenizer_free(tok);
     }
@@ -413,11 +420,7 @@ Test(tokenizer, one_megabyte_single_word)
                 ok = ids[i] == cases[c].block8;
             cr_expect(ok, "%s: %zu ids, expected %zu x %d", cases[c].name, n, len / 8, cases[c].block8);
         }
-        char *back;
-        size_t blen;
-        cr_assert_eq(actrm_tokenizer_decode(tok, ids, n, &back, &blen), ACTRM_OK);
-        cr_expect(blen == len && memcmp(back, text, len) == 0, "%s: decode(encode(x)) != x", cases[c].name);
-        free(back);
+        expect_decodes_to(tok, ids, n, text, len, cases[c].name);
         free(ids);
         actrm_tokenizer_free(tok);
     }
