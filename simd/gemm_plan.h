@@ -40,16 +40,36 @@ static inline int gemm_min(int a, int b)
     return a < b ? a : b;
 }
 
+/* Up to this many tokens the GEMM streams weights from memory faster than
+ * it can use them, and how it reads them decides the speed. */
+#define GEMM_STREAM_T 4
+
+/* Packing walks a block of rows a chunk of k at a time, which hops between
+ * rows; memory serves that at a fraction of its sequential rate. So while
+ * one block is worked on, the next one (contiguous in memory: rows are ws
+ * apart) is prefetched in address order, a slice per chunk, into L2. */
+static inline void gemm_prefetch_slice(const char *next, size_t bytes, int slice, int n_slices)
+{
+    size_t a = bytes * (size_t)slice / (size_t)n_slices, b = bytes * (size_t)(slice + 1) / (size_t)n_slices;
+    for (size_t off = a & ~(size_t)63; off < b; off += 64)
+        __builtin_prefetch(next + off, 0, 1);
+}
+
 /* buf: plan->pass_bytes * (block_rows / pass_rows) bytes; tbuf: what prep
  * writes (unused without prep). */
 static inline __attribute__((always_inline)) void
 gemm_run(const gemm_plan *p, void *buf, void *tbuf, const void *W, size_t ws,
          const void *x, size_t xs, int K, int T, int n0, int n1, float *y, int ldy)
 {
+    int n_chunks = (K + p->kc - 1) / p->kc;
     for (int r0 = n0; r0 < n1; r0 += p->block_rows) {
         int nrb = gemm_min(p->block_rows, n1 - r0);
+        int next_rows = gemm_min(p->block_rows, n1 - (r0 + nrb));
+        const char *next = (const char *)W + (size_t)(r0 + nrb) * ws;
         for (int k0 = 0; k0 < K; k0 += p->kc) {
             int kn = gemm_min(p->kc, K - k0);
+            if (T <= GEMM_STREAM_T && next_rows > 0)
+                gemm_prefetch_slice(next, (size_t)next_rows * ws, k0 / p->kc, n_chunks);
             p->pack(W, ws, r0, nrb, k0, kn, buf);
             for (int t0 = 0; t0 < T; t0 += p->tile_t) {
                 int nt = gemm_min(p->tile_t, T - t0);

@@ -2,12 +2,26 @@
 
 #include <omp.h>
 
+#include "gemm_plan.h"
 #include "gguf.h"
 
 /* Rows per work item. The SIMD GEMMs pack 64 rows at a time; 64 also
  * splits the usual widths (128, 896, 4864, ...) evenly over two threads.
- * Which thread computes a row never changes its value (kernels.h). */
+ * With few tokens the weights stream from memory, and a GEMM prefetches
+ * the next 64 rows while it works on the current ones (gemm_plan.h): then
+ * items of several blocks, still about eight per thread, keep those streams
+ * going. Which thread computes a row never changes its value (kernels.h). */
 #define ROW_CHUNK 64
+#define STREAM_CHUNK_MAX 2048
+
+static int rows_per_item(int rows, int T, int n_threads)
+{
+    if (T > GEMM_STREAM_T)
+        return ROW_CHUNK;
+    int r = rows / (8 * n_threads);
+    r = (r + ROW_CHUNK - 1) / ROW_CHUNK * ROW_CHUNK;
+    return r < ROW_CHUNK ? ROW_CHUNK : r > STREAM_CHUNK_MAX ? STREAM_CHUNK_MAX : r;
+}
 
 size_t actrm_matmul_scratch_size(int T, int K)
 {
@@ -18,14 +32,15 @@ void actrm_matmul(const actrm_kernels *k, const actrm_weight *W,
                   const float *x, int T, float *y, int ldy,
                   void *scratch, int n_threads)
 {
+    if (n_threads < 1)
+        n_threads = 1;
     int slot = actrm_wt_slot(W->type), K = W->cols, nb = K / QK8_0;
-    int n_chunks = (W->rows + ROW_CHUNK - 1) / ROW_CHUNK;
+    int chunk = rows_per_item(W->rows, T, n_threads);
+    int n_chunks = (W->rows + chunk - 1) / chunk;
     int quantize = slot == ACTRM_WT_Q8_0;
     block_q8_0 *xq = scratch; /* [T][nb] when quantize */
     const void *xin = quantize ? (const void *)xq : (const void *)x;
     size_t xs = quantize ? (size_t)nb * sizeof(block_q8_0) : (size_t)K * sizeof(float);
-    if (n_threads < 1)
-        n_threads = 1;
     int parallel = n_threads > 1 && (n_chunks > 1 || (quantize && T > 1));
     #pragma omp parallel num_threads(n_threads) if (parallel)
     {
@@ -38,7 +53,7 @@ void actrm_matmul(const actrm_kernels *k, const actrm_weight *W,
          * does not hold the others up */
         #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < n_chunks; c++) {
-            int n0 = c * ROW_CHUNK, n1 = n0 + ROW_CHUNK < W->rows ? n0 + ROW_CHUNK : W->rows;
+            int n0 = c * chunk, n1 = n0 + chunk < W->rows ? n0 + chunk : W->rows;
             k->gemm[slot](W->data, W->stride, xin, xs, K, T, n0, n1, y, ldy);
         }
     }
