@@ -10,7 +10,7 @@
 #define Q5_LANES 16 /* rows per vector */
 #define Q5_GROUPS 2 /* vectors of rows per pass */
 #define Q5_PASS (Q5_LANES * Q5_GROUPS)
-#define Q5_BLOCK 64 /* rows packed at once */
+#define Q5_BLOCK 128 /* rows packed at once */
 #define Q5_NB 8     /* Q8_0 blocks per chunk */
 
 /* One Q8_0 block of one pass: per group of 16 rows the scales, the row sums

@@ -5,22 +5,23 @@
 #include "gemm_plan.h"
 #include "gguf.h"
 
-/* Rows per work item. The SIMD GEMMs pack 64 rows at a time; 64 also
- * splits the usual widths (128, 896, 4864, ...) evenly over two threads.
- * With few tokens the weights stream from memory, and a GEMM prefetches
- * the next 64 rows while it works on the current ones (gemm_plan.h): then
- * items of several blocks, still about eight per thread, keep those streams
- * going. Which thread computes a row never changes its value (kernels.h). */
+/* Rows per work item: about eight items per thread, in multiples of the 64
+ * rows the SIMD GEMMs pack at a time (64 splits 128, 896, 4864 evenly over
+ * two threads). Bigger items cost fewer per-call setups (packing, the
+ * activation prep of a token tile is shared by all passes of a block), and
+ * with few tokens, where weights stream from memory, let a GEMM prefetch
+ * its next block (gemm_plan.h). Which thread computes a row never changes
+ * its value (kernels.h). */
 #define ROW_CHUNK 64
-#define STREAM_CHUNK_MAX 2048
+#define GEMM_CHUNK_MAX 256    /* many tokens: compute-bound, keep balance */
+#define STREAM_CHUNK_MAX 2048 /* few tokens: memory-bound */
 
 static int rows_per_item(int rows, int T, int n_threads)
 {
-    if (T > GEMM_STREAM_T)
-        return ROW_CHUNK;
+    int max = T > GEMM_STREAM_T ? GEMM_CHUNK_MAX : STREAM_CHUNK_MAX;
     int r = rows / (8 * n_threads);
     r = (r + ROW_CHUNK - 1) / ROW_CHUNK * ROW_CHUNK;
-    return r < ROW_CHUNK ? ROW_CHUNK : r > STREAM_CHUNK_MAX ? STREAM_CHUNK_MAX : r;
+    return r < ROW_CHUNK ? ROW_CHUNK : r > max ? max : r;
 }
 
 size_t actrm_matmul_scratch_size(int T, int K)
