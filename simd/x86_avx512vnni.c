@@ -158,10 +158,13 @@ ALWAYS_INLINE __m512i gv_reduce(const __m512i z[8])
     return _mm512_add_epi32(_mm512_shuffle_i32x4(u[0], u[1], 0x88), _mm512_shuffle_i32x4(u[0], u[1], 0xdd));
 }
 
-/* Rows [r0, r0+nr), nr <= 16, tokens [0, NT): y[t*ldy + r]. */
+/* Rows [r0, r0+nr), nr <= 16, tokens [0, NT): y[t*ldy + r]. While they are
+ * worked on, the next next_rows rows (contiguous) are prefetched in address
+ * order, a slice per block: 16 row streams alone defeat the prefetcher. */
 ALWAYS_INLINE void gemv_group(const char *W, size_t ws, const char *x, size_t xs, int nb, int r0,
-                              int nr, const int NT, float *y, int ldy)
+                              int nr, int next_rows, const int NT, float *y, int ldy)
 {
+    const char *next = W + (size_t)(r0 + nr) * ws;
     const __m512i ones = _mm512_set1_epi8(1), bias = _mm512_set1_epi8((char)0x80);
     __mmask16 lanes = 0;
     int offs_row[GV_LANES];
@@ -181,6 +184,8 @@ ALWAYS_INLINE void gemv_group(const char *W, size_t ws, const char *x, size_t xs
         acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         size_t boff = (size_t)b * sizeof(block_q8_0);
+        if (next_rows > 0)
+            gemm_prefetch_slice(next, (size_t)next_rows * ws, b, nb);
         __m512i w[8], corr[8];
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++) {
@@ -216,8 +221,10 @@ ALWAYS_INLINE void gemv_group(const char *W, size_t ws, const char *x, size_t xs
 ALWAYS_INLINE void gemv_q8_n(const void *W, size_t ws, const void *x, size_t xs, int K, const int NT,
                              int n0, int n1, float *y, int ldy)
 {
-    for (int r0 = n0; r0 < n1; r0 += GV_LANES)
-        gemv_group(W, ws, x, xs, K / QK8_0, r0, gemm_min(GV_LANES, n1 - r0), NT, y, ldy);
+    for (int r0 = n0; r0 < n1; r0 += GV_LANES) {
+        int nr = gemm_min(GV_LANES, n1 - r0);
+        gemv_group(W, ws, x, xs, K / QK8_0, r0, nr, gemm_min(GV_LANES, n1 - r0 - nr), NT, y, ldy);
+    }
 }
 
 static void gemv_q8_vnni(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
