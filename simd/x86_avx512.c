@@ -390,11 +390,40 @@ static void micro_q8(const void *pk, const void *tbuf, const char *x, size_t xs,
 static const gemm_plan plan_q8 = {Q5_PASS, Q5_BLOCK, Q5_NB * QK8_0, Q5_TILE, sizeof(q5_pack) * Q5_NB,
                                   actrm_avx512_pack_q8, prep_q8, micro_q8};
 
+/* Few tokens: |w| times x with w's sign, as in micro_q8_n (x is in
+ * [-127, 127], so pairs of products fit int16 and flipping x is exact). */
+typedef struct gv_weights {
+    __m512i aw;
+    __mmask64 neg;
+} gv_weights;
+
+ALWAYS_INLINE gv_weights gv_prep_weights(__m512i w)
+{
+    return (gv_weights){_mm512_abs_epi8(w), _mm512_movepi8_mask(w)};
+}
+
+ALWAYS_INLINE __m512i gv_prep_x(__m512i x)
+{
+    return x;
+}
+
+ALWAYS_INLINE __m512i gv_dot(gv_weights w, __m512i x)
+{
+    __m512i sx = _mm512_mask_sub_epi8(x, w.neg, _mm512_setzero_si512(), x);
+    return _mm512_madd_epi16(_mm512_maddubs_epi16(w.aw, sx), _mm512_set1_epi16(1));
+}
+
+#include "x86_avx512_gemv.h"
+
 static void gemm_q8_0_avx512(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
                              int n0, int n1, float *y, int ldy)
 {
     _Alignas(64) q5_pack buf[Q5_BLOCK / Q5_PASS * Q5_NB];
     float dx[Q5_TILE * Q5_NB];
+    if (T <= GEMM_STREAM_T) {
+        gemv_q8_avx512(W, ws, x, xs, K, T, n0, n1, y, ldy);
+        return;
+    }
     gemm_run(&plan_q8, buf, dx, W, ws, x, xs, K, T, n0, n1, y, ldy);
 }
 
