@@ -324,11 +324,97 @@ static void micro_q8(const void *pk, const void *tbuf, const char *x, size_t xs,
 static const gemm_plan plan_q8 = {Q_LANES, Q_BLOCK, Q_NB * QK8_0, Q_TILE,
                                   sizeof(q8_pack) * Q_NB, pack_q8, prep_q8, micro_q8};
 
+/* Few tokens (T <= GEMM_STREAM_T): packing costs more than it saves, so 8
+ * rows' blocks are read straight from the weights, each dotted with the
+ * token's block as in micro_q8_n, and a reduction tree turns the 8 vectors
+ * of partial sums into one vector of exact block sums, lane r = row r. Each
+ * lane then does ref's float step, blocks in order. While a group is worked
+ * on, the next one (contiguous) is prefetched in address order. */
+ALWAYS_INLINE __m256i gv_reduce8(const __m256i z[8])
+{
+    __m256i t[4], u[2];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+        t[i] = _mm256_add_epi32(_mm256_unpacklo_epi32(z[2 * i], z[2 * i + 1]),
+                                _mm256_unpackhi_epi32(z[2 * i], z[2 * i + 1]));
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++)
+        u[i] = _mm256_add_epi32(_mm256_unpacklo_epi64(t[2 * i], t[2 * i + 1]),
+                                _mm256_unpackhi_epi64(t[2 * i], t[2 * i + 1]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u[0], u[1], 0x20),
+                            _mm256_permute2x128_si256(u[0], u[1], 0x31));
+}
+
+/* Rows [r0, r0+nr), nr <= 8, tokens [0, NT): y[t*ldy + r]. */
+ALWAYS_INLINE void gemv_q8_group(const char *W, size_t ws, const char *x, size_t xs, int nb, int r0,
+                                 int nr, int next_rows, const int NT, float *y, int ldy)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const char *next = W + (size_t)(r0 + nr) * ws;
+    const block_q8_0 *rows[8];
+    for (int i = 0; i < 8; i++)
+        rows[i] = (const block_q8_0 *)(W + (size_t)(r0 + (i < nr ? i : 0)) * ws);
+    __m256 acc[GEMM_STREAM_T];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        if (next_rows > 0)
+            gemm_prefetch_slice(next, (size_t)next_rows * ws, b, nb);
+        __m256i w[8], aw[8];
+        uint16_t dh[8]; /* the rows' fp16 scales */
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            w[i] = _mm256_loadu_si256((const __m256i *)rows[i][b].qs);
+            aw[i] = _mm256_abs_epi8(w[i]);
+            memcpy(&dh[i], &rows[i][b].d, sizeof dh[i]);
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const block_q8_0 *xb = (const block_q8_0 *)(x + (size_t)t * xs) + b;
+            __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs), z[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                z[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], _mm256_sign_epi8(xq, w[i])), ones);
+            __m256 s = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(xb->d)));
+            acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(s, _mm256_cvtepi32_ps(gv_reduce8(z))));
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++)
+        store_rows(y + (size_t)t * ldy + r0, acc[t], nr);
+}
+
+ALWAYS_INLINE void gemv_q8_n(const void *W, size_t ws, const void *x, size_t xs, int K, const int NT,
+                             int n0, int n1, float *y, int ldy)
+{
+    for (int r0 = n0; r0 < n1; r0 += 8) {
+        int nr = gemm_min(8, n1 - r0);
+        gemv_q8_group(W, ws, x, xs, K / QK8_0, r0, nr, gemm_min(8, n1 - r0 - nr), NT, y, ldy);
+    }
+}
+
+static void gemv_q8_avx2(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
+                         int n0, int n1, float *y, int ldy)
+{
+    switch (T) {
+    case 1: gemv_q8_n(W, ws, x, xs, K, 1, n0, n1, y, ldy); break;
+    case 2: gemv_q8_n(W, ws, x, xs, K, 2, n0, n1, y, ldy); break;
+    case 3: gemv_q8_n(W, ws, x, xs, K, 3, n0, n1, y, ldy); break;
+    default: gemv_q8_n(W, ws, x, xs, K, 4, n0, n1, y, ldy); break;
+    }
+}
+
 static void gemm_q8_0_avx2(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
                            int n0, int n1, float *y, int ldy)
 {
     _Alignas(32) q8_pack buf[Q_BLOCK / Q_LANES * Q_NB];
     float dx[Q_TILE * Q_NB];
+    if (T <= GEMM_STREAM_T) {
+        gemv_q8_avx2(W, ws, x, xs, K, T, n0, n1, y, ldy);
+        return;
+    }
     gemm_run(&plan_q8, buf, dx, W, ws, x, xs, K, T, n0, n1, y, ldy);
 }
 
