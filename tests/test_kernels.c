@@ -123,7 +123,7 @@ Test(kernels, gemm_every_isa_equals_ref_bitwise)
 {
     actrm_kernels tab[MAX_TABLES];
     int n_tab = all_tables(tab);
-    static const int Ns[] = {1, 3, 17, 33, 70}, Ts[] = {1, 3, 17, 33};
+    static const int Ns[] = {1, 3, 17, 33, 70}, Ts[] = {1, 2, 3, 4, 5, 17, 33};
     static const int Kq[] = {32, 96, 288, 544}, Kf[] = {1, 3, 17, 33, 130, 300};
     for (int ti = 0; ti < 4; ti++) {
         int type = wtypes[ti], q8 = type == GGML_TYPE_Q8_0;
@@ -132,7 +132,7 @@ Test(kernels, gemm_every_isa_equals_ref_bitwise)
             size_t ws, xs;
             void *W = make_weights(type, Nmax, K, &ws), *x = make_activations(type, Tmax, K, &xs);
             for (int ni = 0; ni < 5; ni++)
-                for (int tj = 0; tj < 4; tj++) {
+                for (int tj = 0; tj < (int)(sizeof Ts / sizeof Ts[0]); tj++) {
                     int N = Ns[ni], T = Ts[tj], ldy = N + 3;
                     float *want = run_gemm(&tab[0], type, W, ws, x, xs, K, T, 0, N, ldy);
                     for (int i = 1; i < n_tab; i++) {
