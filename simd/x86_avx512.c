@@ -225,8 +225,87 @@ static const gemm_plan plan_bf16 = FLOAT_PLAN(pack_bf16);
         gemm_run(&plan, buf, NULL, W, ws, x, xs, K, T, n0, n1, y, ldy);                     \
     }
 FLOAT_GEMM(gemm_f32_avx512, plan_f32)
-FLOAT_GEMM(gemm_f16_avx512, plan_f16)
-FLOAT_GEMM(gemm_bf16_avx512, plan_bf16)
+FLOAT_GEMM(gemm_f16_packed, plan_f16)
+FLOAT_GEMM(gemm_bf16_packed, plan_bf16)
+
+/* Few-token GEMV for F16/BF16 weights (T <= GEMM_STREAM_T): each weight is
+ * used by at most 4 tokens, so packing (a converted copy of the block) costs
+ * more than it saves. 16 rows per pass, one row per lane: a 16x16 tile of
+ * halves is loaded straight from the rows, transposed and widened, then each
+ * k adds w*x[k] in k order, the same fmaf chain as the reference. */
+ALWAYS_INLINE void gemv_half_rows16(int type, const char *row, size_t ws, const char *x, size_t xs,
+                                    int K, const int NT, float *y, int ldy, int nr)
+{
+    __m512 acc[GEMM_STREAM_T]; /* [token], lane = row */
+    const float *xr[GEMM_STREAM_T];
+    const char *next = row + (size_t)16 * ws;
+    int has_next = nr > 16;
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        acc[t] = _mm512_setzero_ps();
+        xr[t] = (const float *)(x + (size_t)t * xs);
+    }
+    for (int k = 0; k < K; k += 16) {
+        int kn = K - k < 16 ? K - k : 16;
+        __mmask16 m = mask16(kn);
+        __m256i h[16]; /* [row] 16 halves, then [k] 16 rows after the transpose */
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            h[i] = nr >= 16 || i < nr ? _mm256_maskz_loadu_epi16(m, row + (size_t)i * ws + (size_t)k * 2)
+                                      : _mm256_setzero_si256();
+        if (has_next && (k & 31) == 0) /* next 16 rows, one cache line each per 32 k */
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++)
+                _mm_prefetch(next + (size_t)i * ws + (size_t)k * 2, _MM_HINT_T0);
+        transpose16_epi16(h);
+        for (int j = 0; j < kn; j++) {
+            __m512 w = widen16(type, h[j]);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++)
+                acc[t] = _mm512_fmadd_ps(w, _mm512_set1_ps(xr[t][k + j]), acc[t]);
+        }
+    }
+    __mmask16 mr = mask16(nr);
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++)
+        _mm512_mask_storeu_ps(y + (size_t)t * ldy, mr, acc[t]);
+}
+
+ALWAYS_INLINE void gemv_half_n(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
+                               const int NT, int n0, int n1, float *y, int ldy)
+{
+    for (int n = n0; n < n1; n += 16)
+        gemv_half_rows16(type, (const char *)W + (size_t)n * ws, ws, x, xs, K, NT, y + n, ldy, n1 - n);
+}
+
+ALWAYS_INLINE void gemv_half(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
+                             int T, int n0, int n1, float *y, int ldy)
+{
+    switch (T) {
+    case 1: gemv_half_n(type, W, ws, x, xs, K, 1, n0, n1, y, ldy); break;
+    case 2: gemv_half_n(type, W, ws, x, xs, K, 2, n0, n1, y, ldy); break;
+    case 3: gemv_half_n(type, W, ws, x, xs, K, 3, n0, n1, y, ldy); break;
+    default: gemv_half_n(type, W, ws, x, xs, K, 4, n0, n1, y, ldy); break;
+    }
+}
+
+static void gemm_f16_avx512(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
+                            int n0, int n1, float *y, int ldy)
+{
+    if (T <= GEMM_STREAM_T)
+        gemv_half(GGML_TYPE_F16, W, ws, x, xs, K, T, n0, n1, y, ldy);
+    else
+        gemm_f16_packed(W, ws, x, xs, K, T, n0, n1, y, ldy);
+}
+
+static void gemm_bf16_avx512(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
+                             int n0, int n1, float *y, int ldy)
+{
+    if (T <= GEMM_STREAM_T)
+        gemv_half(GGML_TYPE_BF16, W, ws, x, xs, K, T, n0, n1, y, ldy);
+    else
+        gemm_bf16_packed(W, ws, x, xs, K, T, n0, n1, y, ldy);
+}
 
 /* ---------------------------------------------------------- Q8_0 weights */
 
