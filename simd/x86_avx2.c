@@ -213,8 +213,98 @@ static const gemm_plan plan_bf16 = FLOAT_PLAN(pack_bf16);
         gemm_run(&plan, buf, NULL, W, ws, x, xs, K, T, n0, n1, y, ldy);                     \
     }
 FLOAT_GEMM(gemm_f32_avx2, plan_f32)
-FLOAT_GEMM(gemm_f16_avx2, plan_f16)
-FLOAT_GEMM(gemm_bf16_avx2, plan_bf16)
+FLOAT_GEMM(gemm_f16_packed, plan_f16)
+FLOAT_GEMM(gemm_bf16_packed, plan_bf16)
+
+/* Few-token GEMV for F16/BF16 weights (T <= GEMM_STREAM_T): each weight is
+ * used by at most 4 tokens, so packing costs more than it saves. 8 rows per
+ * pass, one row per lane: an 8x8 tile is read straight from the rows,
+ * widened and transposed, then each k adds w*x[k] in k order, the same fmaf
+ * chain as the reference. k past the last full tile (and a short last group
+ * of rows) is read one weight at a time. */
+ALWAYS_INLINE void gemv_half_rows8(int type, const char *row, size_t ws, const char *x, size_t xs,
+                                   int K, const int NT, float *y, int ldy, int nr)
+{
+    __m256 acc[GEMM_STREAM_T]; /* [token], lane = row */
+    const float *xr[GEMM_STREAM_T];
+    const char *next = row + (size_t)8 * ws;
+    int has_next = nr > 8;
+    #pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        acc[t] = _mm256_setzero_ps();
+        xr[t] = (const float *)(x + (size_t)t * xs);
+    }
+    int k = 0;
+    if (nr >= 8)
+        for (; k + 8 <= K; k += 8) {
+            __m256 v[8]; /* [row] 8 weights, then [k] 8 rows after the transpose */
+            #pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                v[i] = load8_w(type, row + (size_t)i * ws + (size_t)k * 2);
+            if (has_next && (k & 31) == 0) /* next 8 rows, one cache line each per 32 k */
+                #pragma GCC unroll 8
+                for (int i = 0; i < 8; i++)
+                    _mm_prefetch(next + (size_t)i * ws + (size_t)k * 2, _MM_HINT_T0);
+            transpose8(v);
+            #pragma GCC unroll 8
+            for (int j = 0; j < 8; j++)
+                #pragma GCC unroll 4
+                for (int t = 0; t < NT; t++)
+                    acc[t] = _mm256_fmadd_ps(v[j], _mm256_set1_ps(xr[t][k + j]), acc[t]);
+        }
+    for (; k < K; k++) {
+        float w[8]; /* [row], zero past nr */
+        for (int i = 0; i < 8; i++)
+            w[i] = i < nr ? load1_w(type, row + (size_t)i * ws + (size_t)k * 2) : 0.0f;
+        __m256 wv = _mm256_loadu_ps(w);
+        #pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            acc[t] = _mm256_fmadd_ps(wv, _mm256_set1_ps(xr[t][k]), acc[t]);
+    }
+    #pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        float out[8]; /* [row] */
+        _mm256_storeu_ps(out, acc[t]);
+        for (int i = 0; i < gemm_min(8, nr); i++)
+            y[(size_t)t * ldy + i] = out[i];
+    }
+}
+
+ALWAYS_INLINE void gemv_half_n(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
+                               const int NT, int n0, int n1, float *y, int ldy)
+{
+    for (int n = n0; n < n1; n += 8)
+        gemv_half_rows8(type, (const char *)W + (size_t)n * ws, ws, x, xs, K, NT, y + n, ldy, n1 - n);
+}
+
+ALWAYS_INLINE void gemv_half(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
+                             int T, int n0, int n1, float *y, int ldy)
+{
+    switch (T) {
+    case 1: gemv_half_n(type, W, ws, x, xs, K, 1, n0, n1, y, ldy); break;
+    case 2: gemv_half_n(type, W, ws, x, xs, K, 2, n0, n1, y, ldy); break;
+    case 3: gemv_half_n(type, W, ws, x, xs, K, 3, n0, n1, y, ldy); break;
+    default: gemv_half_n(type, W, ws, x, xs, K, 4, n0, n1, y, ldy); break;
+    }
+}
+
+static void gemm_f16_avx2(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
+                          int n0, int n1, float *y, int ldy)
+{
+    if (T <= GEMM_STREAM_T)
+        gemv_half(GGML_TYPE_F16, W, ws, x, xs, K, T, n0, n1, y, ldy);
+    else
+        gemm_f16_packed(W, ws, x, xs, K, T, n0, n1, y, ldy);
+}
+
+static void gemm_bf16_avx2(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
+                           int n0, int n1, float *y, int ldy)
+{
+    if (T <= GEMM_STREAM_T)
+        gemv_half(GGML_TYPE_BF16, W, ws, x, xs, K, T, n0, n1, y, ldy);
+    else
+        gemm_bf16_packed(W, ws, x, xs, K, T, n0, n1, y, ldy);
+}
 
 /* ---------------------------------------------------------- Q8_0 weights */
 
