@@ -258,12 +258,12 @@ ALWAYS_INLINE void gemv_half_rows16(int type, const char *row, size_t ws, const 
             for (int i = 0; i < 16; i++)
                 _mm_prefetch(next + (size_t)i * ws + (size_t)k * 2, _MM_HINT_T0);
         transpose16_epi16(h);
-        for (int j = 0; j < kn; j++) {
-            __m512 w = widen16(type, h[j]);
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) /* unrolled so that h stays in registers */
 #pragma GCC unroll 4
             for (int t = 0; t < NT; t++)
-                acc[t] = _mm512_fmadd_ps(w, _mm512_set1_ps(xr[t][k + j]), acc[t]);
-        }
+                if (j < kn)
+                    acc[t] = _mm512_fmadd_ps(widen16(type, h[j]), _mm512_set1_ps(xr[t][k + j]), acc[t]);
     }
     __mmask16 mr = mask16(nr);
 #pragma GCC unroll 4
