@@ -5,6 +5,8 @@
 CROSS ?=
 CC    := $(if $(CROSS),$(CROSS)gcc,$(CC))
 AR    := $(CROSS)ar
+LD    := $(CROSS)ld
+OBJCOPY := $(CROSS)objcopy
 
 ifeq ($(CROSS),)
   ARCH  := $(shell uname -m)
@@ -67,23 +69,45 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*.h simd/*.h tools/*.h tests/*.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FLAGS_$(basename $(notdir $<))) -c $< -o $@
 
-$(BUILD)/libactrm.a: $(LIB_OBJ)
+# The installed libraries export only the functions of include/actrm.h, so
+# that internal names (gguf_*, tok_*, ...) cannot clash with a program's own
+# or with another library's (ggml has gguf_* too). libactrm.a is one
+# relocatable object with every other global symbol made local; libactrm.so
+# gets a version script. The CLI, tests and benchmarks reach internals, so
+# they link the unfiltered archive libactrm-internal.a.
+$(BUILD)/actrm.syms: include/actrm.h
+	@mkdir -p $(dir $@)
+	grep -o '\bactrm_[a-z0-9_]*(' $< | tr -d '(' | sort -u > $@
+
+$(BUILD)/actrm.map: $(BUILD)/actrm.syms
+	{ echo '{ global:'; sed 's/$$/;/' $<; echo 'local: *; };'; } > $@
+
+$(BUILD)/libactrm-internal.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/libactrm.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/libactrm.a: $(LIB_OBJ) $(BUILD)/actrm.syms
+	@rm -f $@
+	$(LD) -r -o $(BUILD)/obj/actrm-public.o $(LIB_OBJ)
+	$(OBJCOPY) --keep-global-symbols=$(BUILD)/actrm.syms $(BUILD)/obj/actrm-public.o
+	$(AR) rcs $@ $(BUILD)/obj/actrm-public.o
 
-$(BUILD)/actrm: $(CLI_OBJ) $(BUILD)/libactrm.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libactrm.a $(LDLIBS)
+$(BUILD)/libactrm.so: $(LIB_OBJ) $(BUILD)/actrm.map
+	$(CC) -shared $(LDFLAGS) -Wl,--version-script=$(BUILD)/actrm.map -o $@ $(LIB_OBJ) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(BUILD)/libactrm.a $(wildcard include/*.h src/*.h simd/*.h tests/*.h)
+INTERNAL_LIB := $(BUILD)/libactrm-internal.a
+
+$(BUILD)/actrm: $(CLI_OBJ) $(INTERNAL_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(INTERNAL_LIB) $(LDLIBS)
+
+# (ACTRM_BUILD_DIR: test_symbols inspects the libraries built beside it.)
+$(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(INTERNAL_LIB) $(BUILD)/libactrm.a $(BUILD)/libactrm.so $(wildcard include/*.h src/*.h simd/*.h tests/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(TEST_HELPERS) $(BUILD)/libactrm.a $(LDFLAGS) $(CRITERION_LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -DACTRM_BUILD_DIR='"$(BUILD)"' -o $@ $< $(TEST_HELPERS) $(INTERNAL_LIB) $(LDFLAGS) $(CRITERION_LIB) $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libactrm.a
+$(BUILD)/bench/%: bench/%.c $(INTERNAL_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libactrm.a $(LDFLAGS) -lopenblas $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(INTERNAL_LIB) $(LDFLAGS) -lopenblas $(LDLIBS)
 
 deps:
 	@tools/install-deps.sh host

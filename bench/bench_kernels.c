@@ -6,8 +6,11 @@
  * point, GB/s of weight bytes streamed at one token, and the vector ops.
  * An int8 multiply-add counts as 2 ops, like a float one.
  *
- * usage: bench_kernels [--threads N] [--quick]
+ * usage: bench_kernels [--threads N] [--quick] [--shape ROWSxCOLS]... [--gemv]
  *   --quick: skips the 151936-row output head (the slow part).
+ *   --shape: these weight shapes instead of Qwen2.5-0.5B's (repeatable),
+ *            e.g. --shape 8192x2048 --shape 2048x8192 for Llama-3.2-1B's FFN.
+ *   --gemv:  one token only (generation), no vector ops.
  */
 #include <cblas.h>
 #include <math.h>
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "kernels.h"
@@ -29,13 +33,14 @@ typedef struct shape {
     int rows, cols;
 } shape;
 
-static const shape shapes[] = {
+static const shape qwen_shapes[] = {
     {"attn_q/o 896x896", 896, 896},
     {"attn_k/v 128x896", 128, 896},
     {"ffn_up 4864x896", 4864, 896},
     {"ffn_down 896x4864", 896, 4864},
     {"head 151936x896", 151936, 896},
 };
+#define MAX_SHAPES 16
 static const int token_counts[] = {1, 16, 512};
 static const int wtypes[] = {GGML_TYPE_Q8_0, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_F32};
 
@@ -114,6 +119,16 @@ typedef struct weights {
     size_t stride[4];
 } weights;
 
+/* BENCH_HUGE=1: weights in 2 MiB pages (fewer TLB misses), for comparison. */
+static void *huge_alloc(size_t n)
+{
+    if (!getenv("BENCH_HUGE"))
+        return malloc(n);
+    void *p = aligned_alloc(2u << 20, (n + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1));
+    madvise(p, n, MADV_HUGEPAGE);
+    return p;
+}
+
 static void make_weights(weights *w, const shape *s, const actrm_kernels *best)
 {
     size_t n = (size_t)s->rows * s->cols;
@@ -129,7 +144,7 @@ static void make_weights(weights *w, const shape *s, const actrm_kernels *best)
             w->data[ti] = w->f32;
             continue;
         }
-        char *d = malloc(rs * s->rows);
+        char *d = huge_alloc(rs * s->rows);
         #pragma omp parallel for
         for (int r = 0; r < s->rows; r++) {
             const float *src = w->f32 + (size_t)r * s->cols;
@@ -169,11 +184,11 @@ static int distinct_gemm(const actrm_kernels *tab, int i, int slot)
     return 1;
 }
 
-static void bench_matmuls(const actrm_kernels *tab, int n_tab, int threads, int quick)
+static void bench_matmuls(const actrm_kernels *tab, int n_tab, int threads, const shape *shapes,
+                          int n_shapes, int n_counts)
 {
     printf("\n== GEMM/GEMV via actrm_matmul, %d threads (GFLOP/s; at T=1 also GB/s of weights)\n", threads);
     printf("%-20s %4s %-6s %-13s %9s %8s %9s\n", "shape", "T", "type", "path", "ms", "GFLOP/s", "GB/s");
-    int n_shapes = (int)(sizeof shapes / sizeof shapes[0]) - (quick ? 1 : 0);
     for (int si = 0; si < n_shapes; si++) {
         const shape *s = &shapes[si];
         weights w;
@@ -185,7 +200,7 @@ static void bench_matmuls(const actrm_kernels *tab, int n_tab, int threads, int 
             x[i] = rnd();
         void *scratch = malloc(actrm_matmul_scratch_size(Tmax, s->cols));
         double budget = s->rows > 100000 ? 0.5 : 0.25;
-        for (int tj = 0; tj < 3; tj++) {
+        for (int tj = 0; tj < n_counts; tj++) {
             int T = token_counts[tj];
             double flops = 2.0 * s->rows * s->cols * T;
             for (int ti = 0; ti < 4; ti++)
@@ -316,16 +331,30 @@ static void bench_memory(int threads)
 
 int main(int argc, char **argv)
 {
-    int threads = omp_get_num_procs(), quick = 0;
+    int threads = omp_get_num_procs(), quick = 0, gemv = 0, n_shapes = 0;
+    shape shapes[MAX_SHAPES];
+    static char names[MAX_SHAPES][32];
     for (int i = 1; i < argc; i++) {
+        int r, c;
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
-        else {
-            fprintf(stderr, "usage: %s [--threads N] [--quick]\n", argv[0]);
+        else if (strcmp(argv[i], "--gemv") == 0)
+            gemv = 1;
+        else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc && n_shapes < MAX_SHAPES &&
+                 sscanf(argv[++i], "%dx%d", &r, &c) == 2 && r > 0 && c > 0) {
+            snprintf(names[n_shapes], sizeof names[0], "%dx%d", r, c);
+            shapes[n_shapes] = (shape){names[n_shapes], r, c};
+            n_shapes++;
+        } else {
+            fprintf(stderr, "usage: %s [--threads N] [--quick] [--shape ROWSxCOLS]... [--gemv]\n", argv[0]);
             return 2;
         }
+    }
+    if (n_shapes == 0) {
+        n_shapes = (int)(sizeof qwen_shapes / sizeof qwen_shapes[0]) - (quick ? 1 : 0);
+        memcpy(shapes, qwen_shapes, sizeof(shape) * (size_t)n_shapes);
     }
     actrm_kernels tab[MAX_TABLES];
     int n_tab = actrm_kernels_all(tab, MAX_TABLES);
@@ -335,7 +364,8 @@ int main(int argc, char **argv)
         printf(" %s", tab[i].path);
     printf("\nOpenBLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
     bench_memory(threads);
-    bench_vector_ops(tab, n_tab);
-    bench_matmuls(tab, n_tab, threads, quick);
+    if (!gemv)
+        bench_vector_ops(tab, n_tab);
+    bench_matmuls(tab, n_tab, threads, shapes, n_shapes, gemv ? 1 : 3);
     return 0;
 }

@@ -75,7 +75,7 @@ static const char *judge_model(void)
         return path;
     mkdir("/tmp/actrm-bench", 0755);
     char err[1024];
-    if (actrm_convert_hf("models/judge", path, NULL, err, sizeof err)) {
+    if (actrm_hf_convert("models/judge", path, NULL, err, sizeof err)) {
         fprintf(stderr, "bench_select: %s\n", err);
         return NULL;
     }

@@ -113,7 +113,7 @@ B="$WORK/build"
 CFLAGS="-O2 -g -fno-omit-frame-pointer" make --no-print-directory BUILD="$B" -j2 all >"$WORK/make.log" 2>&1 ||
   { tail -20 "$WORK/make.log" >&2; exit 1; }
 gcc -O2 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -fopenmp -Iinclude -Isrc -Isimd \
-  -o "$B/actrm-prof" "$B"/obj/tools/*.o "$WORK/mm_shim.c" "$B/libactrm.a" \
+  -o "$B/actrm-prof" "$B"/obj/tools/*.o "$WORK/mm_shim.c" "$B/libactrm-internal.a" \
   -Wl,--wrap=actrm_matmul -fopenmp -lcjson -lpcre2-8 -lutf8proc -lz -lm
 
 RUN=("$B/actrm-prof" bench "$MODEL" --prompt-len "$PP" --gen 0 --threads "$THREADS" --reps "$REPS" --warmup 1 --json)

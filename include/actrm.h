@@ -26,7 +26,7 @@
  *   session     actrm_session_*: evaluate tokens; capture and patch activations
  *   tokenizer   actrm_tokenizer_*: encode and decode as Hugging Face does
  *   chat        actrm_tokenizer_chat_render(): the model's chat template
- *   converter   actrm_convert_hf(): Hugging Face directory -> GGUF
+ *   converter   actrm_hf_convert(): Hugging Face directory -> GGUF
  *   reward      activation reward models: the judge (actrm_judge_*), steering
  *               data (extract, select, save and load: actrm_steer_*),
  *               scoring, and evaluation helpers (ICL shots, pairwise accuracy)
@@ -119,9 +119,14 @@ typedef struct actrm_model_info {
                              of its bytes (cheap: no full read of the file) */
 } actrm_model_info;
 
-/* Opens and maps a GGUF model file read-only and checks every tensor it
- * needs. On success *out is a ready model. On failure *out is a handle
- * holding the error message (NULL only for ACTRM_ERR_NOMEM). */
+/* Opens a GGUF model file and checks every tensor it needs. The tensor data
+ * is read once into private memory backed by huge pages where the kernel
+ * allows (faster generation; resident size = the file's data section).
+ * With the environment variable ACTRM_MMAP=1 the weights are used straight
+ * from a read-only mapping of the file instead (shared page cache, nothing
+ * read up front, slower few-token matmuls). On success *out is a ready
+ * model. On failure *out is a handle holding the error message (NULL only
+ * for ACTRM_ERR_NOMEM); a file that cannot be read is ACTRM_ERR_IO. */
 int actrm_model_init(actrm_model **out, const char *gguf_path);
 
 /* Releases a model. Sessions made from it must be freed first. */
@@ -298,7 +303,7 @@ int actrm_tokenizer_chat_render(actrm_tokenizer *tok,
  * failed conversion never leaves a partial file. errbuf (may be NULL)
  * receives the error message ("" on success), naming the file and field or
  * tensor at fault. (The one function without a handle, hence no errmsg.) */
-int actrm_convert_hf(const char *hf_dir, const char *out_path,
+int actrm_hf_convert(const char *hf_dir, const char *out_path,
                      const char *out_type, char *errbuf, size_t errbuf_size);
 
 /* ------------------------------------------- activation reward models -- */
@@ -522,7 +527,7 @@ int actrm_judge_score_pair(actrm_judge *judge, int method, const actrm_steer *st
  * indices into a pool of n_pool examples, written to idx, from a generator
  * seeded by (seed, index) alone, so a resumed evaluation picks the same
  * shots. */
-void actrm_icl_shots(uint64_t seed, uint64_t index, size_t n_pool, int k, size_t *idx);
+void actrm_shots_pick(uint64_t seed, uint64_t index, size_t n_pool, int k, size_t *idx);
 
 /* Pairwise accuracy with a 95% Wilson interval. A pair is correct when
  * reward(chosen) > reward(rejected); a tie counts 1/2. Zero-initialise. */

@@ -1,5 +1,5 @@
 /*
- * Hugging Face directory -> GGUF (actrm_convert_hf).
+ * Hugging Face directory -> GGUF (actrm_hf_convert).
  *
  * Steps: read and validate config.json into an hf_config; open the
  * safetensors (mmap'ed); build the list of tensors the architecture needs
@@ -692,14 +692,14 @@ static int run_conversion(convert_job *job, actrm_error *err)
     return status;
 }
 
-int actrm_convert_hf(const char *hf_dir, const char *out_path, const char *out_type,
+int actrm_hf_convert(const char *hf_dir, const char *out_path, const char *out_type,
                      char *errbuf, size_t errbuf_size)
 {
     actrm_error err = {0};
     int status;
     char config_path[4096];
     if (!hf_dir || !out_path) {
-        status = actrm_error_set(&err, ACTRM_ERR_ARG, "actrm_convert_hf: hf_dir and out_path are required");
+        status = actrm_error_set(&err, ACTRM_ERR_ARG, "actrm_hf_convert: hf_dir and out_path are required");
     } else {
         snprintf(config_path, sizeof config_path, "%s/config.json", hf_dir);
         convert_job job = {.hf_dir = hf_dir, .out_path = out_path, .out_type = out_type};

@@ -32,7 +32,7 @@ void actrm_accuracy_add(actrm_accuracy *acc, float chosen, float rejected)
     wilson_interval(acc->correct, acc->n, &acc->lo, &acc->hi);
 }
 
-void actrm_icl_shots(uint64_t seed, uint64_t index, size_t n_pool, int k, size_t *idx)
+void actrm_shots_pick(uint64_t seed, uint64_t index, size_t n_pool, int k, size_t *idx)
 {
     actrm_rng r;
     rng_seed(&r, rng_mix(seed, index));

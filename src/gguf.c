@@ -215,6 +215,8 @@ struct actrm_gguf {
     char *path;
     const uint8_t *map; /* [size] read-only mapping of the whole file */
     uint64_t size;
+    void *copy;         /* [copy_len] anonymous mapping holding the data section, or NULL */
+    size_t copy_len;
     uint32_t version;
     uint32_t alignment;
     uint64_t data_offset; /* start of the data section in the file */
@@ -731,6 +733,76 @@ int gguf_open(actrm_gguf **out, const char *path, actrm_error *err)
     return ACTRM_OK;
 }
 
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* An anonymous mapping of at least n bytes starting on a 2 MiB boundary, so
+ * that transparent huge pages can back all of it; *len_out is what to munmap. */
+static void *map_huge_aligned(size_t n, size_t *len_out)
+{
+    size_t len = (n + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    uint8_t *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    size_t head = (HUGE_PAGE - (uintptr_t)p % HUGE_PAGE) % HUGE_PAGE;
+    if (head)
+        munmap(p, head);
+    if (HUGE_PAGE - head)
+        munmap(p + head + len, HUGE_PAGE - head);
+    madvise(p + head, len, MADV_HUGEPAGE); /* a hint: fine if THP is off */
+    *len_out = len;
+    return p + head;
+}
+
+static int read_fully(int fd, uint8_t *dst, uint64_t n, uint64_t offset)
+{
+    while (n > 0) {
+        size_t chunk = n < ((size_t)1 << 30) ? (size_t)n : ((size_t)1 << 30);
+        ssize_t got = pread(fd, dst, chunk, (off_t)offset);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            if (got == 0)
+                errno = EIO; /* the file shrank since it was opened */
+            return -1;
+        }
+        dst += got;
+        offset += (uint64_t)got;
+        n -= (uint64_t)got;
+    }
+    return 0;
+}
+
+int gguf_load_data(actrm_gguf *g, actrm_error *err)
+{
+    uint64_t n = g->size > g->data_offset ? g->size - g->data_offset : 0;
+    if (g->copy || n == 0)
+        return ACTRM_OK;
+    if (n > SIZE_MAX - 2 * HUGE_PAGE)
+        return actrm_error_set(err, ACTRM_ERR_NOMEM, "%s: data section too large", g->path);
+    size_t len = 0;
+    uint8_t *copy = map_huge_aligned((size_t)n, &len);
+    if (!copy)
+        return actrm_error_set(err, ACTRM_ERR_NOMEM, "%s: cannot allocate %llu bytes for the tensor data",
+                               g->path, (unsigned long long)n);
+    int fd = open(g->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read_fully(fd, copy, n, g->data_offset) != 0) {
+        int rc = actrm_error_set(err, ACTRM_ERR_IO, "%s: cannot read the tensor data: %s", g->path,
+                                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        munmap(copy, len);
+        return rc;
+    }
+    close(fd);
+    mprotect(copy, len, PROT_READ); /* read-only, as the file mapping was */
+    const uint8_t *old = g->map + g->data_offset;
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        g->tensors[i].data = copy + ((const uint8_t *)g->tensors[i].data - old);
+    g->copy = copy;
+    g->copy_len = len;
+    return ACTRM_OK;
+}
+
 void gguf_close(actrm_gguf *g)
 {
     if (!g)
@@ -745,6 +817,8 @@ void gguf_close(actrm_gguf *g)
     free(g->tensor_index.slot);
     if (g->map)
         munmap((void *)g->map, (size_t)g->size);
+    if (g->copy)
+        munmap(g->copy, g->copy_len);
     free(g->path);
     free(g);
 }

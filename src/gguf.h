@@ -85,6 +85,16 @@ const char *gguf_type_name(int type);
  * unreadable file is ACTRM_ERR_IO, malformed content ACTRM_ERR_FORMAT. */
 int gguf_open(actrm_gguf **out, const char *path, actrm_error *err);
 void gguf_close(actrm_gguf *g);
+/* Reads the data section into private anonymous memory aligned for (and
+ * advised to use) 2 MiB transparent huge pages, and points every tensor's
+ * data there; the file mapping then only serves the metadata. Why: a
+ * few-token GEMV walks 16-32 weight rows at once, and with 4 KiB pages and a
+ * power-of-two row size (an F16 row of 2048 is one page) that is a TLB miss
+ * per cache line; huge pages took F16 GEMV at K = 2048 from ~25 to ~40 GB/s.
+ * Costs one read of the file at open; RSS stays the file's size. Idempotent.
+ * ACTRM_ERR_NOMEM or ACTRM_ERR_IO on failure (tensors then still point into
+ * the file mapping). */
+int gguf_load_data(actrm_gguf *g, actrm_error *err);
 const char *gguf_path(const actrm_gguf *g);
 uint32_t gguf_version(const actrm_gguf *g);
 uint32_t gguf_alignment(const actrm_gguf *g);

@@ -345,6 +345,15 @@ static uint64_t content_hash(const actrm_gguf *g)
 
 /* ------------------------------------------------------------ public -- */
 
+/* ACTRM_MMAP=1 (or any value but "" and "0"): keep the weights in the file
+ * mapping instead of a private copy (pages shared with other processes and
+ * evictable; slower few-token matmuls, see gguf_load_data). */
+static int env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 static void release_contents(actrm_model *m)
 {
     free(m->layers);
@@ -364,6 +373,8 @@ int actrm_model_init(actrm_model **out, const char *gguf_path)
         return actrm_error_set(&m->err, ACTRM_ERR_ARG, "actrm_model_init: gguf_path is NULL");
     int rc = gguf_open(&m->gguf, gguf_path, &m->err);
     if (rc)
+        return rc;
+    if (!env_flag("ACTRM_MMAP") && (rc = gguf_load_data(m->gguf, &m->err)))
         return rc;
     if ((rc = load_arch(m)) || (rc = load_hparams(m)) || (rc = load_tensors(m))) {
         actrm_error_prefix(&m->err, "%s", gguf_path);

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,8 @@ int actrm_npy_write_f32(const char *path, const float *data, const int64_t *shap
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
             return actrm_error_set(err, ACTRM_ERR_ARG, "%s: negative dim %d", path, i);
+        if (shape[i] > 0 && n > SIZE_MAX / sizeof(float) / (uint64_t)shape[i])
+            return actrm_error_set(err, ACTRM_ERR_ARG, "%s: shape has more elements than memory", path);
         n *= (size_t)shape[i];
     }
     int hlen = format_header(hdr, sizeof hdr, shape, ndim);

@@ -90,7 +90,7 @@ const char *fixture_hf_gguf(char *buf, size_t cap, const char *hf_rel, const cha
     char hf_dir[512], tmp[600], err[1024] = "";
     fixture_path(hf_dir, sizeof hf_dir, hf_rel);
     snprintf(tmp, sizeof tmp, "%s.%d.gguf", buf, (int)getpid());
-    int rc = actrm_convert_hf(hf_dir, tmp, out_type, err, sizeof err);
+    int rc = actrm_hf_convert(hf_dir, tmp, out_type, err, sizeof err);
     cr_assert_eq(rc, ACTRM_OK, "converting %s to %s: %s", hf_dir, type, err);
     cr_assert_eq(rename(tmp, buf), 0, "rename %s -> %s", tmp, buf);
     return buf;

@@ -29,7 +29,7 @@ int32_t *fixture_prompt_ids(const char *model, int i, int *n);
 /* The text of prompt i of <model>/golden/prompts.json (malloc'ed). */
 char *fixture_prompt_text(const char *model, int i);
 
-/* Path of models/<model> converted with actrm_convert_hf to out_type ("f32",
+/* Path of models/<model> converted with actrm_hf_convert to out_type ("f32",
  * "q8_0", ... or NULL for the source dtype), cached as
  * FIXTURE_CACHE_DIR/<model>-<type|src>.gguf and redone when older than the
  * running test binary (so a changed converter is picked up). */

@@ -1,5 +1,5 @@
 /*
- * actrm_convert_hf and the safetensors reader, on the fixture models.
+ * actrm_hf_convert and the safetensors reader, on the fixture models.
  *
  * Every converted tensor is compared with the safetensors source as read by
  * a small independent reader below (cJSON on the raw header, its own
@@ -576,7 +576,7 @@ static void expect_failure(const char *dir, const char *type, int status, const 
     char out[512], tmp[520], errbuf[1024];
     snprintf(out, sizeof out, "%s/out.gguf", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", out);
-    int rc = actrm_convert_hf(dir, out, type, errbuf, sizeof errbuf);
+    int rc = actrm_hf_convert(dir, out, type, errbuf, sizeof errbuf);
     cr_assert_eq(rc, status, "status %s (%s), expected %s", actrm_status_string(rc), errbuf,
                  actrm_status_string(status));
     for (; *needles; needles++)
@@ -761,7 +761,7 @@ Test(convert_errors, index_names_the_wrong_shard)
 Test(convert_errors, output_dir_missing_and_bad_type)
 {
     char errbuf[1024];
-    int rc = actrm_convert_hf(MODELS "/spm-tiny", "/tmp/actrm-test-convert/no/such/dir/out.gguf", NULL,
+    int rc = actrm_hf_convert(MODELS "/spm-tiny", "/tmp/actrm-test-convert/no/such/dir/out.gguf", NULL,
                               errbuf, sizeof errbuf);
     cr_assert_eq(rc, ACTRM_ERR_IO, "%s", errbuf);
     cr_assert(strstr(errbuf, "/tmp/actrm-test-convert/no/such/dir"), "%s", errbuf);
@@ -784,7 +784,7 @@ Test(convert, inv_freq_buffers_are_skipped)
     cJSON_AddItemToObject(c.header, "model.layers.0.self_attn.rotary_emb.inv_freq", e);
     st_copy_write(dir, &c);
     snprintf(out, sizeof out, "%s/out.gguf", dir);
-    cr_assert_eq(actrm_convert_hf(dir, out, NULL, errbuf, sizeof errbuf), ACTRM_OK, "%s", errbuf);
+    cr_assert_eq(actrm_hf_convert(dir, out, NULL, errbuf, sizeof errbuf), ACTRM_OK, "%s", errbuf);
     remove_dir(dir);
 }
 
@@ -870,7 +870,7 @@ static void convert_and_check(const char *model, const char *type_name)
     char dir[256], out[512], errbuf[1024];
     scratch_dir(dir, sizeof dir, model);
     snprintf(out, sizeof out, "%s/%s.gguf", dir, type_name ? type_name : "default");
-    int rc = actrm_convert_hf(m.dir, out, type_name, errbuf, sizeof errbuf);
+    int rc = actrm_hf_convert(m.dir, out, type_name, errbuf, sizeof errbuf);
     cr_assert_eq(rc, ACTRM_OK, "convert %s %s: %s", model, type_name ? type_name : "", errbuf);
 
     actrm_gguf *g;
@@ -921,7 +921,7 @@ Test(convert, mistral_without_sliding_window_is_llama)
     write_config(dir, cfg);
     char out[512], errbuf[1024];
     snprintf(out, sizeof out, "%s/out.gguf", dir);
-    cr_assert_eq(actrm_convert_hf(dir, out, NULL, errbuf, sizeof errbuf), ACTRM_OK, "%s", errbuf);
+    cr_assert_eq(actrm_hf_convert(dir, out, NULL, errbuf, sizeof errbuf), ACTRM_OK, "%s", errbuf);
     actrm_gguf *g;
     actrm_error err = {0};
     cr_assert_eq(gguf_open(&g, out, &err), ACTRM_OK, "%s", err.msg);

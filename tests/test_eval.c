@@ -389,7 +389,7 @@ static int score_pairs(e2e_worker *w, actrm_judge *j, const actrm_steer *s,
     for (size_t i = 0; i + 1 < n_pairs; i += 2) {
         size_t idx[8];
         actrm_example shots[8];
-        actrm_icl_shots(0, i / 2, n_fs, 8, idx);
+        actrm_shots_pick(0, i / 2, n_fs, 8, idx);
         for (int t = 0; t < 8; t++)
             shots[t] = fs[idx[t]];
         for (int m = 0; m < 3; m++) {

@@ -420,6 +420,31 @@ Test(session, results_do_not_depend_on_thread_count)
     free(ids);
 }
 
+/* The weights read into private memory (the default) and used from the
+ * file mapping (ACTRM_MMAP=1) are the same bytes: same hash, same results. */
+Test(model, private_copy_and_file_mapping_agree)
+{
+    actrm_model *a = open_model("qwen3-tiny", "f32");
+    setenv("ACTRM_MMAP", "1", 1);
+    actrm_model *b = open_model("qwen3-tiny", "f32");
+    unsetenv("ACTRM_MMAP");
+    const actrm_model_info *in = actrm_model_get_info(a);
+    cr_expect_eq(in->content_hash, actrm_model_get_info(b)->content_hash);
+    int T;
+    int32_t *ids = fixture_prompt_ids("qwen3-tiny", 0, &T);
+    actrm_session *sa = open_session(a, N_CTX, 2), *sb = open_session(b, N_CTX, 2);
+    capture ca = capture_at(sa, in, ids, T, 4), cb = capture_at(sb, in, ids, T, 4);
+    expect_same("logits", ca.logits, cb.logits, (size_t)ca.n_out * in->n_vocab);
+    expect_same("heads", ca.heads, cb.heads, (size_t)in->n_layer * ca.n_out * in->n_head * in->head_dim);
+    capture_free(&ca);
+    capture_free(&cb);
+    actrm_session_free(sa);
+    actrm_session_free(sb);
+    actrm_model_free(a);
+    actrm_model_free(b);
+    free(ids);
+}
+
 /* Rows [from, T) of x, a [slots, T, w] array, as [slots, T-from, w]. */
 static float *rows_from(const float *x, int slots, int T, int w, int from)
 {
@@ -975,6 +1000,21 @@ Test(npy, write_then_read_round_trips)
     fclose(f);
     cr_expect_eq((10 + (pre[8] | pre[9] << 8)) % 64, 0);
     unlink(path);
+}
+
+Test(npy, impossible_shapes_are_refused_before_writing)
+{
+    char path[512];
+    fixture_tmp_path(path, sizeof path, "big.npy");
+    unlink(path);
+    float x[1] = {0};
+    int64_t huge[3] = {1 << 30, 1 << 30, 1 << 30}, negative[2] = {2, -1};
+    actrm_error err = {0};
+    cr_expect_eq(actrm_npy_write_f32(path, x, huge, 3, &err), ACTRM_ERR_ARG);
+    cr_expect(strstr(err.msg, "big.npy") && strstr(err.msg, "shape"), "%s", err.msg);
+    cr_expect_eq(actrm_npy_write_f32(path, x, negative, 2, &err), ACTRM_ERR_ARG);
+    cr_expect(strstr(err.msg, "dim 1"), "%s", err.msg);
+    cr_expect_neq(access(path, F_OK), 0, "nothing is written for a refused shape");
 }
 
 /* ------------------------------------------------------------------ CLI -- */

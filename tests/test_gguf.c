@@ -923,3 +923,29 @@ Test(gguf, unwritable_path_is_io_error)
                TMP_DIR "/no/such/dir/x.gguf.tmp");
     gguf_writer_free(w);
 }
+
+/* gguf_load_data: the same tensor bytes, now in a private copy aligned like
+ * the file's data section; calling it again changes nothing. */
+Test(gguf, load_data_copies_every_tensor)
+{
+    char path[512];
+    fixture_model_gguf(path, sizeof path, "llama3-tiny", "q8_0");
+    actrm_gguf *file, *copy;
+    actrm_error err = {0};
+    cr_assert_eq(gguf_open(&file, path, &err), ACTRM_OK, "%s", err.msg);
+    cr_assert_eq(gguf_open(&copy, path, &err), ACTRM_OK, "%s", err.msg);
+    cr_assert_eq(gguf_load_data(copy, &err), ACTRM_OK, "%s", err.msg);
+    const void *first = gguf_tensor_at(copy, 0)->data;
+    cr_assert_eq(gguf_load_data(copy, &err), ACTRM_OK, "%s", err.msg);
+    cr_expect_eq(gguf_tensor_at(copy, 0)->data, first, "a second call keeps the copy");
+    cr_assert_gt(gguf_n_tensors(file), 5);
+    for (uint64_t i = 0; i < gguf_n_tensors(file); i++) {
+        const gguf_tensor *a = gguf_tensor_at(file, i), *b = gguf_tensor_at(copy, i);
+        cr_expect_neq(a->data, b->data, "tensor '%s' still points into the file mapping", a->name);
+        cr_expect_eq((uintptr_t)b->data % gguf_alignment(copy), 0, "tensor '%s' misaligned", a->name);
+        cr_expect(memcmp(a->data, b->data, a->nbytes) == 0, "tensor '%s' differs", a->name);
+    }
+    gguf_close(file);
+    gguf_close(copy);
+}
+

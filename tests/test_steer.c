@@ -216,9 +216,9 @@ Test(accuracy, ties_count_half_and_wilson_matches_known_values)
 Test(accuracy, icl_shots_depend_only_on_seed_and_index)
 {
     size_t a[4], b[4], c[4];
-    actrm_icl_shots(9, 17, 16, 4, a);
-    actrm_icl_shots(9, 18, 16, 4, c);
-    actrm_icl_shots(9, 17, 16, 4, b);
+    actrm_shots_pick(9, 17, 16, 4, a);
+    actrm_shots_pick(9, 18, 16, 4, c);
+    actrm_shots_pick(9, 17, 16, 4, b);
     cr_expect(memcmp(a, b, sizeof a) == 0);
     cr_expect(memcmp(a, c, sizeof a) != 0);
     for (int i = 0; i < 4; i++)

@@ -35,7 +35,7 @@ int cmd_convert(int argc, char **argv)
         return 2;
     }
     char msg[1024];
-    int status = actrm_convert_hf(paths[0], paths[1], type, msg, sizeof msg);
+    int status = actrm_hf_convert(paths[0], paths[1], type, msg, sizeof msg);
     if (status) {
         fprintf(stderr, "actrm convert: %s\n", msg);
         return 1;

@@ -202,7 +202,7 @@ static int eval_pair(eval_run *e, const jsonl_reader *r, cJSON *obj, size_t idx,
     if (st)
         return st;
     if (e->method == ACTRM_REWARD_ICL) {
-        actrm_icl_shots(e->a->seed, idx, e->n_pool, e->k, e->shot_idx);
+        actrm_shots_pick(e->a->seed, idx, e->n_pool, e->k, e->shot_idx);
         for (int i = 0; i < e->k; i++)
             e->shots[i] = e->pool[e->shot_idx[i]];
     }
