@@ -125,7 +125,7 @@ static void pack_bf16(const void *W, size_t ws, int r0, int nr, int k0, int kn, 
 }
 
 ALWAYS_INLINE void micro_float_n(const float *pk, const char *x, size_t xs, int k0, int kn,
-                                 const int NT, float *y, int ldy, int nr, int first)
+                                 float *y, int ldy, int nr, int first, const int NT)
 {
     float32x4_t acc[FN_TILE][4];
     const float *xr[FN_TILE];
@@ -175,35 +175,7 @@ ALWAYS_INLINE void micro_float_n(const float *pk, const char *x, size_t xs, int 
             neon_store_rows(y + (size_t)t * ldy + 4 * g, acc[t][g], nr - 4 * g);
 }
 
-static void micro_float(const void *pk, const void *tbuf, const char *x, size_t xs, int k0,
-                        int kn, int nt, float *y, int ldy, int nr, int first)
-{
-    (void)tbuf;
-    switch (nt) {
-    case 1: micro_float_n(pk, x, xs, k0, kn, 1, y, ldy, nr, first); break;
-    case 2: micro_float_n(pk, x, xs, k0, kn, 2, y, ldy, nr, first); break;
-    case 3: micro_float_n(pk, x, xs, k0, kn, 3, y, ldy, nr, first); break;
-    default: micro_float_n(pk, x, xs, k0, kn, 4, y, ldy, nr, first); break;
-    }
-}
-
-#define FLOAT_PLAN(packfn) \
-    {FN_PASS, FN_BLOCK, FN_KC, FN_TILE, sizeof(float) * FN_KC * FN_PASS, packfn, NULL, micro_float}
-
-static const gemm_plan plan_f32 = FLOAT_PLAN(pack_f32);
-static const gemm_plan plan_f16 = FLOAT_PLAN(pack_f16);
-static const gemm_plan plan_bf16 = FLOAT_PLAN(pack_bf16);
-
-#define FLOAT_GEMM(name, plan)                                                              \
-    static void name(const void *W, size_t ws, const void *x, size_t xs, int K, int T,    \
-                     int n0, int n1, float *y, int ldy)                                     \
-    {                                                                                       \
-        _Alignas(16) float buf[FN_BLOCK * FN_KC];                                           \
-        gemm_run(&plan, buf, NULL, W, ws, x, xs, K, T, n0, n1, y, ldy);                     \
-    }
-FLOAT_GEMM(gemm_f32_neon, plan_f32)
-FLOAT_GEMM(gemm_f16_neon, plan_f16)
-FLOAT_GEMM(gemm_bf16_neon, plan_bf16)
+GEMM_DEFINE_FLOAT(FN_PASS, FN_BLOCK, FN_KC, FN_TILE, 16, gemm_f32_neon, gemm_f16_neon, gemm_bf16_neon)
 
 /* ---------------------------------------------------------- Q8_0 weights */
 

@@ -85,4 +85,72 @@ gemm_run(const gemm_plan *p, void *buf, void *tbuf, const void *W, size_t ws,
     }
 }
 
+/* ---- what every ISA file instantiates the same way ----------------------
+ * Micro-kernels and few-token GEMVs take their token count NT as a
+ * compile-time constant (so accumulators stay in registers); these turn a
+ * run-time count into calls with constants. */
+
+/* fn(args..., NT) for NT = min(nt, 12, max_nt). */
+#define GEMM_CALL_NT(max_nt, nt, fn, ...)                                      \
+    switch ((nt) < (max_nt) ? (nt) : (max_nt)) {                               \
+    GEMM_NT_CASE(1, max_nt, fn, __VA_ARGS__) GEMM_NT_CASE(2, max_nt, fn, __VA_ARGS__) \
+    GEMM_NT_CASE(3, max_nt, fn, __VA_ARGS__) GEMM_NT_CASE(4, max_nt, fn, __VA_ARGS__) \
+    GEMM_NT_CASE(5, max_nt, fn, __VA_ARGS__) GEMM_NT_CASE(6, max_nt, fn, __VA_ARGS__) \
+    GEMM_NT_CASE(7, max_nt, fn, __VA_ARGS__) GEMM_NT_CASE(8, max_nt, fn, __VA_ARGS__) \
+    GEMM_NT_CASE(9, max_nt, fn, __VA_ARGS__) GEMM_NT_CASE(10, max_nt, fn, __VA_ARGS__) \
+    GEMM_NT_CASE(11, max_nt, fn, __VA_ARGS__)                                  \
+    default: fn(__VA_ARGS__, (max_nt) < 12 ? (max_nt) : 12); break;            \
+    }
+/* (cases above max_nt are never reached; they call with NT = 1 so that no
+ * instantiation exceeds the caller's register tile) */
+#define GEMM_NT_CASE(n, max_nt, fn, ...) \
+    case n: fn(__VA_ARGS__, (n) <= (max_nt) ? (n) : 1); break;
+
+/* The float GEMMs of an ISA file (F32, F16 and BF16 weights): a pass of
+ * `pass` rows, `block` rows packed at once, `kc` k per chunk, `tile` tokens
+ * per micro-kernel call. The file provides pack_f32, pack_f16, pack_bf16
+ * (gemm_plan.pack) and
+ *   micro_float_n(pk, x, xs, k0, kn, y, ldy, nr, first, NT)
+ * and gets micro_float, plan_f32/f16/bf16 and the GEMMs named by the last
+ * three arguments. */
+#define GEMM_DEFINE_FLOAT(pass, block, kc, tile, align, f32_name, f16_name, bf16_name)      \
+    static void micro_float(const void *pk, const void *tbuf, const char *x, size_t xs,     \
+                            int k0, int kn, int nt, float *y, int ldy, int nr, int first)   \
+    {                                                                                       \
+        (void)tbuf;                                                                         \
+        GEMM_CALL_NT(tile, nt, micro_float_n, pk, x, xs, k0, kn, y, ldy, nr, first)         \
+    }                                                                                       \
+    static const gemm_plan plan_f32 = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), \
+                                       pack_f32, NULL, micro_float};                        \
+    static const gemm_plan plan_f16 = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), \
+                                       pack_f16, NULL, micro_float};                        \
+    static const gemm_plan plan_bf16 = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), \
+                                        pack_bf16, NULL, micro_float};                      \
+    GEMM_DEFINE_RUN(f32_name, plan_f32, float, (block) * (kc), align)                       \
+    GEMM_DEFINE_RUN(f16_name, plan_f16, float, (block) * (kc), align)                       \
+    GEMM_DEFINE_RUN(bf16_name, plan_bf16, float, (block) * (kc), align)
+
+/* A GEMM running `plan` with an on-stack pack buffer of n elements. */
+#define GEMM_DEFINE_RUN(name, plan, elem, n, align)                                      \
+    static void name(const void *W, size_t ws, const void *x, size_t xs, int K, int T,  \
+                     int n0, int n1, float *y, int ldy)                                   \
+    {                                                                                     \
+        _Alignas(align) elem buf[n];                                                      \
+        gemm_run(&plan, buf, NULL, W, ws, x, xs, K, T, n0, n1, y, ldy);                   \
+    }
+
+/* F16/BF16 GEMMs that use the file's few-token GEMV
+ *   gemv_half_n(type, W, ws, x, xs, K, n0, n1, y, ldy, NT)
+ * for T <= GEMM_STREAM_T and the packed GEMM otherwise. */
+#define GEMM_DEFINE_HALF(name, type, packed)                                             \
+    static void name(const void *W, size_t ws, const void *x, size_t xs, int K, int T,  \
+                     int n0, int n1, float *y, int ldy)                                   \
+    {                                                                                     \
+        if (T > GEMM_STREAM_T) {                                                          \
+            packed(W, ws, x, xs, K, T, n0, n1, y, ldy);                                   \
+            return;                                                                       \
+        }                                                                                 \
+        GEMM_CALL_NT(GEMM_STREAM_T, T, gemv_half_n, type, W, ws, x, xs, K, n0, n1, y, ldy) \
+    }
+
 #endif

@@ -157,7 +157,7 @@ static void pack_bf16(const void *W, size_t ws, int r0, int nr, int k0, int kn, 
 }
 
 ALWAYS_INLINE void micro_float_n(const float *pk, const char *x, size_t xs, int k0, int kn,
-                                 const int NT, float *y, int ldy, int nr, int first)
+                                 float *y, int ldy, int nr, int first, const int NT)
 {
     __m256 acc[F_TILE][2];
     const float *xr[F_TILE];
@@ -184,37 +184,7 @@ ALWAYS_INLINE void micro_float_n(const float *pk, const char *x, size_t xs, int 
     }
 }
 
-static void micro_float(const void *pk, const void *tbuf, const char *x, size_t xs, int k0,
-                        int kn, int nt, float *y, int ldy, int nr, int first)
-{
-    (void)tbuf;
-    switch (nt) {
-    case 1: micro_float_n(pk, x, xs, k0, kn, 1, y, ldy, nr, first); break;
-    case 2: micro_float_n(pk, x, xs, k0, kn, 2, y, ldy, nr, first); break;
-    case 3: micro_float_n(pk, x, xs, k0, kn, 3, y, ldy, nr, first); break;
-    case 4: micro_float_n(pk, x, xs, k0, kn, 4, y, ldy, nr, first); break;
-    case 5: micro_float_n(pk, x, xs, k0, kn, 5, y, ldy, nr, first); break;
-    default: micro_float_n(pk, x, xs, k0, kn, 6, y, ldy, nr, first); break;
-    }
-}
-
-#define FLOAT_PLAN(packfn) \
-    {F_PASS, F_BLOCK, F_KC, F_TILE, sizeof(float) * F_KC * F_PASS, packfn, NULL, micro_float}
-
-static const gemm_plan plan_f32 = FLOAT_PLAN(pack_f32);
-static const gemm_plan plan_f16 = FLOAT_PLAN(pack_f16);
-static const gemm_plan plan_bf16 = FLOAT_PLAN(pack_bf16);
-
-#define FLOAT_GEMM(name, plan)                                                              \
-    static void name(const void *W, size_t ws, const void *x, size_t xs, int K, int T,    \
-                     int n0, int n1, float *y, int ldy)                                     \
-    {                                                                                       \
-        _Alignas(32) float buf[F_BLOCK * F_KC];                                             \
-        gemm_run(&plan, buf, NULL, W, ws, x, xs, K, T, n0, n1, y, ldy);                     \
-    }
-FLOAT_GEMM(gemm_f32_avx2, plan_f32)
-FLOAT_GEMM(gemm_f16_packed, plan_f16)
-FLOAT_GEMM(gemm_bf16_packed, plan_bf16)
+GEMM_DEFINE_FLOAT(F_PASS, F_BLOCK, F_KC, F_TILE, 32, gemm_f32_avx2, gemm_f16_packed, gemm_bf16_packed)
 
 /* Few-token GEMV for F16/BF16 weights (T <= GEMM_STREAM_T): each weight is
  * used by at most 4 tokens, so packing costs more than it saves. 8 rows per
@@ -271,40 +241,14 @@ ALWAYS_INLINE void gemv_half_rows8(int type, const char *row, size_t ws, const c
 }
 
 ALWAYS_INLINE void gemv_half_n(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
-                               const int NT, int n0, int n1, float *y, int ldy)
+                               int n0, int n1, float *y, int ldy, const int NT)
 {
     for (int n = n0; n < n1; n += 8)
         gemv_half_rows8(type, (const char *)W + (size_t)n * ws, ws, x, xs, K, NT, y + n, ldy, n1 - n);
 }
 
-ALWAYS_INLINE void gemv_half(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
-                             int T, int n0, int n1, float *y, int ldy)
-{
-    switch (T) {
-    case 1: gemv_half_n(type, W, ws, x, xs, K, 1, n0, n1, y, ldy); break;
-    case 2: gemv_half_n(type, W, ws, x, xs, K, 2, n0, n1, y, ldy); break;
-    case 3: gemv_half_n(type, W, ws, x, xs, K, 3, n0, n1, y, ldy); break;
-    default: gemv_half_n(type, W, ws, x, xs, K, 4, n0, n1, y, ldy); break;
-    }
-}
-
-static void gemm_f16_avx2(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
-                          int n0, int n1, float *y, int ldy)
-{
-    if (T <= GEMM_STREAM_T)
-        gemv_half(GGML_TYPE_F16, W, ws, x, xs, K, T, n0, n1, y, ldy);
-    else
-        gemm_f16_packed(W, ws, x, xs, K, T, n0, n1, y, ldy);
-}
-
-static void gemm_bf16_avx2(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
-                           int n0, int n1, float *y, int ldy)
-{
-    if (T <= GEMM_STREAM_T)
-        gemv_half(GGML_TYPE_BF16, W, ws, x, xs, K, T, n0, n1, y, ldy);
-    else
-        gemm_bf16_packed(W, ws, x, xs, K, T, n0, n1, y, ldy);
-}
+GEMM_DEFINE_HALF(gemm_f16_avx2, GGML_TYPE_F16, gemm_f16_packed)
+GEMM_DEFINE_HALF(gemm_bf16_avx2, GGML_TYPE_BF16, gemm_bf16_packed)
 
 /* ---------------------------------------------------------- Q8_0 weights */
 

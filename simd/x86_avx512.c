@@ -166,7 +166,7 @@ static void pack_bf16(const void *W, size_t ws, int r0, int nr, int k0, int kn, 
 }
 
 ALWAYS_INLINE void micro_float_n(const float *pk, const char *x, size_t xs, int k0, int kn,
-                                 const int NT, float *y, int ldy, int nr, int first)
+                                 float *y, int ldy, int nr, int first, const int NT)
 {
     __m512 acc[F5_TILE][2];
     const float *xr[F5_TILE];
@@ -194,39 +194,7 @@ ALWAYS_INLINE void micro_float_n(const float *pk, const char *x, size_t xs, int 
     }
 }
 
-#define MICRO_CASE(fn, n) \
-    case n: fn(pk, x, xs, k0, kn, n, y, ldy, nr, first); break;
-
-static void micro_float(const void *pk, const void *tbuf, const char *x, size_t xs, int k0,
-                        int kn, int nt, float *y, int ldy, int nr, int first)
-{
-    (void)tbuf;
-    switch (nt) {
-    MICRO_CASE(micro_float_n, 1) MICRO_CASE(micro_float_n, 2) MICRO_CASE(micro_float_n, 3)
-    MICRO_CASE(micro_float_n, 4) MICRO_CASE(micro_float_n, 5) MICRO_CASE(micro_float_n, 6)
-    MICRO_CASE(micro_float_n, 7) MICRO_CASE(micro_float_n, 8) MICRO_CASE(micro_float_n, 9)
-    MICRO_CASE(micro_float_n, 10) MICRO_CASE(micro_float_n, 11)
-    default: micro_float_n(pk, x, xs, k0, kn, 12, y, ldy, nr, first); break;
-    }
-}
-
-#define FLOAT_PLAN(packfn) \
-    {F5_PASS, F5_BLOCK, F5_KC, F5_TILE, sizeof(float) * F5_KC * F5_PASS, packfn, NULL, micro_float}
-
-static const gemm_plan plan_f32 = FLOAT_PLAN(pack_f32);
-static const gemm_plan plan_f16 = FLOAT_PLAN(pack_f16);
-static const gemm_plan plan_bf16 = FLOAT_PLAN(pack_bf16);
-
-#define FLOAT_GEMM(name, plan)                                                              \
-    static void name(const void *W, size_t ws, const void *x, size_t xs, int K, int T,    \
-                     int n0, int n1, float *y, int ldy)                                     \
-    {                                                                                       \
-        _Alignas(64) float buf[F5_BLOCK * F5_KC];                                           \
-        gemm_run(&plan, buf, NULL, W, ws, x, xs, K, T, n0, n1, y, ldy);                     \
-    }
-FLOAT_GEMM(gemm_f32_avx512, plan_f32)
-FLOAT_GEMM(gemm_f16_packed, plan_f16)
-FLOAT_GEMM(gemm_bf16_packed, plan_bf16)
+GEMM_DEFINE_FLOAT(F5_PASS, F5_BLOCK, F5_KC, F5_TILE, 64, gemm_f32_avx512, gemm_f16_packed, gemm_bf16_packed)
 
 /* Few-token GEMV for F16/BF16 weights (T <= GEMM_STREAM_T): each weight is
  * used by at most 4 tokens, so packing (a converted copy of the block) costs
@@ -272,40 +240,14 @@ ALWAYS_INLINE void gemv_half_rows16(int type, const char *row, size_t ws, const 
 }
 
 ALWAYS_INLINE void gemv_half_n(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
-                               const int NT, int n0, int n1, float *y, int ldy)
+                               int n0, int n1, float *y, int ldy, const int NT)
 {
     for (int n = n0; n < n1; n += 16)
         gemv_half_rows16(type, (const char *)W + (size_t)n * ws, ws, x, xs, K, NT, y + n, ldy, n1 - n);
 }
 
-ALWAYS_INLINE void gemv_half(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
-                             int T, int n0, int n1, float *y, int ldy)
-{
-    switch (T) {
-    case 1: gemv_half_n(type, W, ws, x, xs, K, 1, n0, n1, y, ldy); break;
-    case 2: gemv_half_n(type, W, ws, x, xs, K, 2, n0, n1, y, ldy); break;
-    case 3: gemv_half_n(type, W, ws, x, xs, K, 3, n0, n1, y, ldy); break;
-    default: gemv_half_n(type, W, ws, x, xs, K, 4, n0, n1, y, ldy); break;
-    }
-}
-
-static void gemm_f16_avx512(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
-                            int n0, int n1, float *y, int ldy)
-{
-    if (T <= GEMM_STREAM_T)
-        gemv_half(GGML_TYPE_F16, W, ws, x, xs, K, T, n0, n1, y, ldy);
-    else
-        gemm_f16_packed(W, ws, x, xs, K, T, n0, n1, y, ldy);
-}
-
-static void gemm_bf16_avx512(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
-                             int n0, int n1, float *y, int ldy)
-{
-    if (T <= GEMM_STREAM_T)
-        gemv_half(GGML_TYPE_BF16, W, ws, x, xs, K, T, n0, n1, y, ldy);
-    else
-        gemm_bf16_packed(W, ws, x, xs, K, T, n0, n1, y, ldy);
-}
+GEMM_DEFINE_HALF(gemm_f16_avx512, GGML_TYPE_F16, gemm_f16_packed)
+GEMM_DEFINE_HALF(gemm_bf16_avx512, GGML_TYPE_BF16, gemm_bf16_packed)
 
 /* ---------------------------------------------------------- Q8_0 weights */
 
