@@ -32,8 +32,8 @@ ALWAYS_INLINE int32x4_t sdot_lane(int32x4_t acc, int8x16_t w, int8x16_t x, int l
     }
 }
 
-ALWAYS_INLINE void micro_dot_n(const qn_pack *pk, const float *dx, const char *x, size_t xs,
-                               int k0, int kn, const int NT, float *y, int ldy, int nr, int first)
+ALWAYS_INLINE void micro_dot_n(const qn_pack *pk, const float *dx, const char *x, size_t xs, int k0,
+                               int kn, float *y, int ldy, int nr, int first, const int NT)
 {
     const block_q8_0 *xb[QD_TILE];
     float32x4_t acc[QD_TILE][2];
@@ -84,12 +84,7 @@ ALWAYS_INLINE void micro_dot_n(const qn_pack *pk, const float *dx, const char *x
 static void micro_dot(const void *pk, const void *tbuf, const char *x, size_t xs, int k0,
                       int kn, int nt, float *y, int ldy, int nr, int first)
 {
-    switch (nt) {
-    case 1: micro_dot_n(pk, tbuf, x, xs, k0, kn, 1, y, ldy, nr, first); break;
-    case 2: micro_dot_n(pk, tbuf, x, xs, k0, kn, 2, y, ldy, nr, first); break;
-    case 3: micro_dot_n(pk, tbuf, x, xs, k0, kn, 3, y, ldy, nr, first); break;
-    default: micro_dot_n(pk, tbuf, x, xs, k0, kn, 4, y, ldy, nr, first); break;
-    }
+    GEMM_CALL_NT(4, nt, micro_dot_n, pk, tbuf, x, xs, k0, kn, y, ldy, nr, first)
 }
 
 static const gemm_plan plan_dot = {QN_PASS, QN_BLOCK, QN_NB * QK8_0, QD_TILE, sizeof(qn_pack) * QN_NB,

@@ -305,8 +305,8 @@ ALWAYS_INLINE __m256i bcast4(const int8_t *p)
     return _mm256_set1_epi32(v);
 }
 
-ALWAYS_INLINE void micro_q8_n(const q8_pack *pk, const float *dx, const char *x, size_t xs,
-                              int k0, int kn, const int NT, float *y, int ldy, int nr, int first)
+ALWAYS_INLINE void micro_q8_n(const q8_pack *pk, const float *dx, const char *x, size_t xs, int k0,
+                              int kn, float *y, int ldy, int nr, int first, const int NT)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     const block_q8_0 *xb[Q_TILE];
@@ -347,12 +347,7 @@ ALWAYS_INLINE void micro_q8_n(const q8_pack *pk, const float *dx, const char *x,
 static void micro_q8(const void *pk, const void *tbuf, const char *x, size_t xs, int k0,
                      int kn, int nt, float *y, int ldy, int nr, int first)
 {
-    switch (nt) {
-    case 1: micro_q8_n(pk, tbuf, x, xs, k0, kn, 1, y, ldy, nr, first); break;
-    case 2: micro_q8_n(pk, tbuf, x, xs, k0, kn, 2, y, ldy, nr, first); break;
-    case 3: micro_q8_n(pk, tbuf, x, xs, k0, kn, 3, y, ldy, nr, first); break;
-    default: micro_q8_n(pk, tbuf, x, xs, k0, kn, 4, y, ldy, nr, first); break;
-    }
+    GEMM_CALL_NT(4, nt, micro_q8_n, pk, tbuf, x, xs, k0, kn, y, ldy, nr, first)
 }
 
 static const gemm_plan plan_q8 = {Q_LANES, Q_BLOCK, Q_NB * QK8_0, Q_TILE,
@@ -420,8 +415,8 @@ ALWAYS_INLINE void gemv_q8_group(const char *W, size_t ws, const char *x, size_t
         store_rows(y + (size_t)t * ldy + r0, acc[t], nr);
 }
 
-ALWAYS_INLINE void gemv_q8_n(const void *W, size_t ws, const void *x, size_t xs, int K, const int NT,
-                             int n0, int n1, float *y, int ldy)
+ALWAYS_INLINE void gemv_q8_n(const void *W, size_t ws, const void *x, size_t xs, int K, int n0,
+                             int n1, float *y, int ldy, const int NT)
 {
     for (int r0 = n0; r0 < n1; r0 += 8) {
         int nr = gemm_min(8, n1 - r0);
@@ -432,12 +427,7 @@ ALWAYS_INLINE void gemv_q8_n(const void *W, size_t ws, const void *x, size_t xs,
 static void gemv_q8_avx2(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
                          int n0, int n1, float *y, int ldy)
 {
-    switch (T) {
-    case 1: gemv_q8_n(W, ws, x, xs, K, 1, n0, n1, y, ldy); break;
-    case 2: gemv_q8_n(W, ws, x, xs, K, 2, n0, n1, y, ldy); break;
-    case 3: gemv_q8_n(W, ws, x, xs, K, 3, n0, n1, y, ldy); break;
-    default: gemv_q8_n(W, ws, x, xs, K, 4, n0, n1, y, ldy); break;
-    }
+    GEMM_CALL_NT(4, T, gemv_q8_n, W, ws, x, xs, K, n0, n1, y, ldy)
 }
 
 static void gemm_q8_0_avx2(const void *W, size_t ws, const void *x, size_t xs, int K, int T,

@@ -255,7 +255,8 @@ GEMM_DEFINE_HALF(gemm_bf16_avx512, GGML_TYPE_BF16, gemm_bf16_packed)
  * 8 vectors, vector j holding k-quad j of every row: rows r and r+8 share a
  * register, then an 8x8 transpose of 32-bit elements runs in both 256-bit
  * halves at once. `full` (nrows == 16) is a constant after inlining. */
-ALWAYS_INLINE void transpose_block16(const int8_t *qs, size_t ws, int nrows, int full, __m512i out[8])
+ALWAYS_INLINE void transpose_block16(const int8_t *qs, size_t ws, int nrows, int full,
+                                     __m512i out[8])
 {
     __m512i z[8], t[8], u[8];
 #pragma GCC unroll 8
@@ -346,8 +347,8 @@ ALWAYS_INLINE __m512i bcast4(const int8_t *p)
     return _mm512_set1_epi32(v);
 }
 
-ALWAYS_INLINE void micro_q8_n(const q5_pack *pk, const float *dx, const char *x, size_t xs,
-                              int k0, int kn, const int NT, float *y, int ldy, int nr, int first)
+ALWAYS_INLINE void micro_q8_n(const q5_pack *pk, const float *dx, const char *x, size_t xs, int k0,
+                              int kn, float *y, int ldy, int nr, int first, const int NT)
 {
     const __m512i ones = _mm512_set1_epi16(1), zero = _mm512_setzero_si512();
     const block_q8_0 *xb[Q5_TILE];
@@ -400,12 +401,7 @@ ALWAYS_INLINE void micro_q8_n(const q5_pack *pk, const float *dx, const char *x,
 static void micro_q8(const void *pk, const void *tbuf, const char *x, size_t xs, int k0,
                      int kn, int nt, float *y, int ldy, int nr, int first)
 {
-    switch (nt) {
-    case 1: micro_q8_n(pk, tbuf, x, xs, k0, kn, 1, y, ldy, nr, first); break;
-    case 2: micro_q8_n(pk, tbuf, x, xs, k0, kn, 2, y, ldy, nr, first); break;
-    case 3: micro_q8_n(pk, tbuf, x, xs, k0, kn, 3, y, ldy, nr, first); break;
-    default: micro_q8_n(pk, tbuf, x, xs, k0, kn, 4, y, ldy, nr, first); break;
-    }
+    GEMM_CALL_NT(4, nt, micro_q8_n, pk, tbuf, x, xs, k0, kn, y, ldy, nr, first)
 }
 
 static const gemm_plan plan_q8 = {Q5_PASS, Q5_BLOCK, Q5_NB * QK8_0, Q5_TILE, sizeof(q5_pack) * Q5_NB,

@@ -101,8 +101,8 @@ ALWAYS_INLINE void gemv_group(const char *W, size_t ws, const char *x, size_t xs
         _mm512_mask_storeu_ps(y + (size_t)t * ldy + r0, m, _mm512_permutexvar_ps(to_rows, acc[t]));
 }
 
-ALWAYS_INLINE void gemv_q8_n(const void *W, size_t ws, const void *x, size_t xs, int K, const int NT,
-                             int n0, int n1, float *y, int ldy)
+ALWAYS_INLINE void gemv_q8_n(const void *W, size_t ws, const void *x, size_t xs, int K, int n0,
+                             int n1, float *y, int ldy, const int NT)
 {
     for (int r0 = n0; r0 < n1; r0 += GV_LANES) {
         int nr = gemm_min(GV_LANES, n1 - r0);
@@ -113,12 +113,7 @@ ALWAYS_INLINE void gemv_q8_n(const void *W, size_t ws, const void *x, size_t xs,
 ALWAYS_INLINE void gemv_q8_avx512(const void *W, size_t ws, const void *x, size_t xs, int K, int T,
                                   int n0, int n1, float *y, int ldy)
 {
-    switch (T) {
-    case 1: gemv_q8_n(W, ws, x, xs, K, 1, n0, n1, y, ldy); break;
-    case 2: gemv_q8_n(W, ws, x, xs, K, 2, n0, n1, y, ldy); break;
-    case 3: gemv_q8_n(W, ws, x, xs, K, 3, n0, n1, y, ldy); break;
-    default: gemv_q8_n(W, ws, x, xs, K, 4, n0, n1, y, ldy); break;
-    }
+    GEMM_CALL_NT(4, T, gemv_q8_n, W, ws, x, xs, K, n0, n1, y, ldy)
 }
 
 #endif

@@ -67,8 +67,8 @@ ALWAYS_INLINE __m512i bcast4(const uint8_t *p)
     return _mm512_set1_epi32(v);
 }
 
-ALWAYS_INLINE void micro_vnni_n(const q5_pack *pk, const qv_tile *tile, int kn, const int NT,
-                                float *y, int ldy, int nr, int first)
+ALWAYS_INLINE void micro_vnni_n(const q5_pack *pk, const qv_tile *tile, int kn, float *y, int ldy,
+                                int nr, int first, const int NT)
 {
     __m512 acc[QV_TILE][2];
     __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
@@ -117,14 +117,7 @@ static void micro_vnni(const void *pk, const void *tbuf, const char *x, size_t x
                        int kn, int nt, float *y, int ldy, int nr, int first)
 {
     (void)x, (void)xs, (void)k0;
-    switch (nt) {
-    case 1: micro_vnni_n(pk, tbuf, kn, 1, y, ldy, nr, first); break;
-    case 2: micro_vnni_n(pk, tbuf, kn, 2, y, ldy, nr, first); break;
-    case 3: micro_vnni_n(pk, tbuf, kn, 3, y, ldy, nr, first); break;
-    case 4: micro_vnni_n(pk, tbuf, kn, 4, y, ldy, nr, first); break;
-    case 5: micro_vnni_n(pk, tbuf, kn, 5, y, ldy, nr, first); break;
-    default: micro_vnni_n(pk, tbuf, kn, 6, y, ldy, nr, first); break;
-    }
+    GEMM_CALL_NT(6, nt, micro_vnni_n, pk, tbuf, kn, y, ldy, nr, first)
 }
 
 static const gemm_plan plan_vnni = {Q5_PASS, Q5_BLOCK, Q5_NB * QK8_0, QV_TILE, sizeof(q5_pack) * Q5_NB,
