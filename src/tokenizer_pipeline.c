@@ -165,14 +165,22 @@ static int for_each_step(tok_pipeline *p, const cJSON *j, const char *path, cons
 
 /* ---------------------------------------------------------- normalizer -- */
 
+/* arr (n elements of size bytes) grown by one zeroed element; NULL when out
+ * of memory, arr then being unchanged. */
+static void *append_zeroed(void *arr, int n, size_t size)
+{
+    char *a = realloc(arr, (size_t)(n + 1) * size);
+    if (a)
+        memset(a + (size_t)n * size, 0, size);
+    return a;
+}
+
 static tok_norm_step *push_norm(tok_pipeline *p)
 {
-    tok_norm_step *n = realloc(p->norm, (size_t)(p->n_norm + 1) * sizeof *n);
-    if (!n)
-        return NULL;
-    p->norm = n;
-    memset(&n[p->n_norm], 0, sizeof *n);
-    return &n[p->n_norm++];
+    tok_norm_step *a = append_zeroed(p->norm, p->n_norm, sizeof *a);
+    if (a)
+        p->norm = a;
+    return a ? &a[p->n_norm++] : NULL;
 }
 
 static int parse_norm(tok_pipeline *p, const cJSON *j, const char *path, actrm_error *err)
@@ -235,12 +243,10 @@ static int parse_norm(tok_pipeline *p, const cJSON *j, const char *path, actrm_e
 
 static tok_pre_step *push_pre(tok_pipeline *p)
 {
-    tok_pre_step *n = realloc(p->pre, (size_t)(p->n_pre + 1) * sizeof *n);
-    if (!n)
-        return NULL;
-    p->pre = n;
-    memset(&n[p->n_pre], 0, sizeof *n);
-    return &n[p->n_pre++];
+    tok_pre_step *a = append_zeroed(p->pre, p->n_pre, sizeof *a);
+    if (a)
+        p->pre = a;
+    return a ? &a[p->n_pre++] : NULL;
 }
 
 static int behavior_field(const cJSON *j, const char *path, int *out, actrm_error *err)
@@ -318,12 +324,10 @@ static int parse_pre(tok_pipeline *p, const cJSON *j, const char *path, actrm_er
 
 static tok_dec_step *push_dec(tok_pipeline *p)
 {
-    tok_dec_step *n = realloc(p->dec, (size_t)(p->n_dec + 1) * sizeof *n);
-    if (!n)
-        return NULL;
-    p->dec = n;
-    memset(&n[p->n_dec], 0, sizeof *n);
-    return &n[p->n_dec++];
+    tok_dec_step *a = append_zeroed(p->dec, p->n_dec, sizeof *a);
+    if (a)
+        p->dec = a;
+    return a ? &a[p->n_dec++] : NULL;
 }
 
 static int parse_dec(tok_pipeline *p, const cJSON *j, const char *path, actrm_error *err)
