@@ -108,12 +108,15 @@ gemm_run(const gemm_plan *p, void *buf, void *tbuf, const void *W, size_t ws,
 
 /* The float GEMMs of an ISA file (F32, F16 and BF16 weights): a pass of
  * `pass` rows, `block` rows packed at once, `kc` k per chunk, `tile` tokens
- * per micro-kernel call. The file provides pack_f32, pack_f16, pack_bf16
- * (gemm_plan.pack) and
+ * per micro-kernel call. The file provides
+ *   pack_float(type, W, ws, r0, nr, k0, kn, buf)      (gemm_plan.pack plus type)
  *   micro_float_n(pk, x, xs, k0, kn, y, ldy, nr, first, NT)
- * and gets micro_float, plan_f32/f16/bf16 and the GEMMs named by the last
- * three arguments. */
+ * and gets pack_f32/f16/bf16, micro_float, plan_f32/f16/bf16 and the GEMMs
+ * named by the last three arguments. */
 #define GEMM_DEFINE_FLOAT(pass, block, kc, tile, align, f32_name, f16_name, bf16_name)      \
+    GEMM_DEFINE_PACK(pack_f32, GGML_TYPE_F32)                                               \
+    GEMM_DEFINE_PACK(pack_f16, GGML_TYPE_F16)                                               \
+    GEMM_DEFINE_PACK(pack_bf16, GGML_TYPE_BF16)                                             \
     static void micro_float(const void *pk, const void *tbuf, const char *x, size_t xs,     \
                             int k0, int kn, int nt, float *y, int ldy, int nr, int first)   \
     {                                                                                       \
@@ -129,6 +132,12 @@ gemm_run(const gemm_plan *p, void *buf, void *tbuf, const void *W, size_t ws,
     GEMM_DEFINE_RUN(f32_name, plan_f32, float, (block) * (kc), align)                       \
     GEMM_DEFINE_RUN(f16_name, plan_f16, float, (block) * (kc), align)                       \
     GEMM_DEFINE_RUN(bf16_name, plan_bf16, float, (block) * (kc), align)
+
+#define GEMM_DEFINE_PACK(name, type)                                                      \
+    static void name(const void *W, size_t ws, int r0, int nr, int k0, int kn, void *buf) \
+    {                                                                                     \
+        pack_float(type, W, ws, r0, nr, k0, kn, buf);                                     \
+    }
 
 /* A GEMM running `plan` with an on-stack pack buffer of n elements. */
 #define GEMM_DEFINE_RUN(name, plan, elem, n, align)                                      \

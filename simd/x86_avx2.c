@@ -141,21 +141,6 @@ ALWAYS_INLINE void pack_float(int type, const void *W, size_t ws, int r0, int nr
     }
 }
 
-static void pack_f32(const void *W, size_t ws, int r0, int nr, int k0, int kn, void *buf)
-{
-    pack_float(GGML_TYPE_F32, W, ws, r0, nr, k0, kn, buf);
-}
-
-static void pack_f16(const void *W, size_t ws, int r0, int nr, int k0, int kn, void *buf)
-{
-    pack_float(GGML_TYPE_F16, W, ws, r0, nr, k0, kn, buf);
-}
-
-static void pack_bf16(const void *W, size_t ws, int r0, int nr, int k0, int kn, void *buf)
-{
-    pack_float(GGML_TYPE_BF16, W, ws, r0, nr, k0, kn, buf);
-}
-
 ALWAYS_INLINE void micro_float_n(const float *pk, const char *x, size_t xs, int k0, int kn,
                                  float *y, int ldy, int nr, int first, const int NT)
 {
