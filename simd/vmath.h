@@ -55,9 +55,9 @@ static inline float vm_pow2i(int32_t n) /* 2^n for -126 <= n <= 127 */
     return f;
 }
 
-static inline float vm_exp(float x)
+/* exp(x) for x already clamped to [VM_EXP_LO, VM_EXP_HI]. */
+static inline __attribute__((always_inline)) float vm_exp_clamped(float x)
 {
-    x = fminf(fmaxf(x, VM_EXP_LO), VM_EXP_HI); /* fmaxf maps NaN to VM_EXP_LO */
     float n = fmaf(x, VM_LOG2E, VM_ROUND_MAGIC) - VM_ROUND_MAGIC;
     float r = fmaf(n, -VM_LN2_HI, x);
     r = fmaf(n, -VM_LN2_LO, r);
@@ -71,6 +71,11 @@ static inline float vm_exp(float x)
     p = fmaf(p, r, 1.0f);
     int32_t ni = (int32_t)n, n1 = ni >> 1, n2 = ni - n1; /* n in [-150, 128] */
     return p * vm_pow2i(n1) * vm_pow2i(n2);
+}
+
+static inline float vm_exp(float x)
+{
+    return vm_exp_clamped(fminf(fmaxf(x, VM_EXP_LO), VM_EXP_HI)); /* fmaxf maps NaN to VM_EXP_LO */
 }
 
 /* silu(g) * u = g / (1 + exp(-g)) * u */

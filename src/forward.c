@@ -152,19 +152,7 @@ static inline __attribute__((always_inline)) float attn_exp(float x)
 {
     x = x >= VM_EXP_LO ? x : VM_EXP_LO;
     x = x <= VM_EXP_HI ? x : VM_EXP_HI;
-    float n = fmaf(x, VM_LOG2E, VM_ROUND_MAGIC) - VM_ROUND_MAGIC;
-    float r = fmaf(n, -VM_LN2_HI, x);
-    r = fmaf(n, -VM_LN2_LO, r);
-    float p = VM_EXP_C7;
-    p = fmaf(p, r, VM_EXP_C6);
-    p = fmaf(p, r, VM_EXP_C5);
-    p = fmaf(p, r, VM_EXP_C4);
-    p = fmaf(p, r, VM_EXP_C3);
-    p = fmaf(p, r, VM_EXP_C2);
-    p = fmaf(p, r, 1.0f);
-    p = fmaf(p, r, 1.0f);
-    int32_t ni = (int32_t)n, n1 = ni >> 1, n2 = ni - n1;
-    return p * vm_pow2i(n1) * vm_pow2i(n2);
+    return vm_exp_clamped(x);
 }
 
 /* Folds one tile into a row's online softmax. s[0, nk): the row's scores,
