@@ -214,7 +214,7 @@ int main(int argc, char **argv)
     actrm_judge_options jo = {.template_text = tmpl, .n_threads = o.threads};
     if (actrm_model_init(&model, o.model) || actrm_tokenizer_init(&tok, o.model) ||
         actrm_judge_init(&j, model, tok, &jo) ||
-        rm_load_examples(o.fewshot, o.criterion, &ex, &n, &err)) {
+        examples_load(o.fewshot, o.criterion, &ex, &n, &err)) {
         fprintf(stderr, "bench_select: %s%s%s%s\n", model ? actrm_model_errmsg(model) : "",
                 tok ? actrm_tokenizer_errmsg(tok) : "", j ? actrm_judge_errmsg(j) : "", err.msg);
         return 1;
@@ -263,7 +263,7 @@ int main(int argc, char **argv)
                full_per_step / per_step, (cpu_full / fs) / cpu_per_step);
     }
     actrm_steer_free(s);
-    rm_examples_free(ex, n);
+    examples_free(ex, n);
     actrm_judge_free(j);
     actrm_tokenizer_free(tok);
     actrm_model_free(model);

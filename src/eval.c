@@ -135,7 +135,7 @@ float sav_score(const float *z, const float *class_means, const float *mask, int
 
 /* ------------------------------------------------------------------ data -- */
 
-int rm_record_matches(const void *cjson_obj, const char *want)
+int example_matches(const void *cjson_obj, const char *want)
 {
     if (!want)
         return 1;
@@ -148,7 +148,7 @@ int rm_record_matches(const void *cjson_obj, const char *want)
     return 0;
 }
 
-void rm_examples_free(actrm_example *ex, size_t n)
+void examples_free(actrm_example *ex, size_t n)
 {
     for (size_t i = 0; ex && i < n; i++) {
         free((char *)ex[i].prompt);
@@ -206,8 +206,8 @@ static int record_examples(const jsonl_reader *r, const cJSON *obj, actrm_exampl
     return st;
 }
 
-int rm_load_examples(const char *path, const char *want, actrm_example **out, size_t *n,
-                     actrm_error *err)
+int examples_load(const char *path, const char *want, actrm_example **out, size_t *n,
+                  actrm_error *err)
 {
     *out = NULL;
     *n = 0;
@@ -219,7 +219,7 @@ int rm_load_examples(const char *path, const char *want, actrm_example **out, si
     size_t cap = 0;
     cJSON *obj;
     while (!(st = jsonl_next(r, &obj, err)) && obj) {
-        if (rm_record_matches(obj, want))
+        if (example_matches(obj, want))
             st = record_examples(r, obj, &ex, n, &cap, err);
         cJSON_Delete(obj);
         if (st)
@@ -230,7 +230,7 @@ int rm_load_examples(const char *path, const char *want, actrm_example **out, si
         st = actrm_error_set(err, ACTRM_ERR_FORMAT, "%s: no examples%s%s", path,
                              want ? " for criterion " : "", want ? want : "");
     if (st) {
-        rm_examples_free(ex, *n);
+        examples_free(ex, *n);
         *n = 0;
         return st;
     }

@@ -201,12 +201,12 @@ void wilson_interval(double correct, long n, double *lo, double *hi);
 
 /* True if a JSONL record belongs to criterion `want` (NULL: every record):
  * its "criterion" or its "subset" field equals want. */
-int rm_record_matches(const void *cjson_obj, const char *want);
+int example_matches(const void *cjson_obj, const char *want);
 
 /* Reads few-shot examples from JSONL (plain or .gz): lines {prompt,
  * response, label} or {prompt, chosen, rejected} (one yes and one no
  * example), keeping those of criterion `want` (NULL: all). Strings are
- * copied; free with rm_examples_free. Errors name file:line and the field. */
-int rm_load_examples(const char *path, const char *want, actrm_example **out, size_t *n,
-                     actrm_error *err);
-void rm_examples_free(actrm_example *ex, size_t n);
+ * copied; free with examples_free. Errors name file:line and the field. */
+int examples_load(const char *path, const char *want, actrm_example **out, size_t *n,
+                  actrm_error *err);
+void examples_free(actrm_example *ex, size_t n);

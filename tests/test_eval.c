@@ -77,17 +77,17 @@ Test(jsonl, gz_and_long_lines_and_missing_fields)
     actrm_example *ex;
     size_t n_ex;
     actrm_error err = {0};
-    cr_expect_eq(rm_load_examples(path, NULL, &ex, &n_ex, &err), ACTRM_ERR_FORMAT);
+    cr_expect_eq(examples_load(path, NULL, &ex, &n_ex, &err), ACTRM_ERR_FORMAT);
     cr_expect(strstr(err.msg, ":2: missing field \"label\"") != NULL, "%s", err.msg);
     strcpy(text + n + big, "\",\"label\":true}\n{\"prompt\":\"q\",\"chosen\":\"c\",\"rejected\":\"r\"}\n");
     write_gz(path, text);
-    cr_assert_eq(rm_load_examples(path, NULL, &ex, &n_ex, &err), ACTRM_OK, "%s", err.msg);
+    cr_assert_eq(examples_load(path, NULL, &ex, &n_ex, &err), ACTRM_OK, "%s", err.msg);
     cr_assert_eq(n_ex, 3, "a pair gives two examples");
     cr_expect_eq(strlen(ex[0].response), big);
     cr_expect(ex[0].label == 1 && ex[1].label == 1 && ex[2].label == 0);
     cr_expect_str_eq(ex[1].response, "c");
     cr_expect_str_eq(ex[2].response, "r");
-    rm_examples_free(ex, n_ex);
+    examples_free(ex, n_ex);
     free(text);
     unlink(path);
 }
@@ -413,10 +413,10 @@ static int run_criterion(e2e_worker *w, actrm_judge *j, const char *criterion, e
     actrm_error err = {0};
     actrm_steer *s = NULL;
     actrm_steer_options so = {.k_shots = 8, .n_prompts = 32, .steps = 300, .seed = 0};
-    int st = rm_load_examples(JUDGE_DIR "/data/fewshot.jsonl", criterion, &fs, &n_fs, &err);
+    int st = examples_load(JUDGE_DIR "/data/fewshot.jsonl", criterion, &fs, &n_fs, &err);
     if (!st)
-        st = rm_load_examples(JUDGE_DIR "/data/eval_pairs.jsonl", criterion, &pairs, &n_pairs,
-                              &err);
+        st = examples_load(JUDGE_DIR "/data/eval_pairs.jsonl", criterion, &pairs, &n_pairs,
+                           &err);
     if (st)
         fail(w, st, criterion, err.msg);
     if (!st && (st = actrm_judge_extract(j, fs, n_fs, &so, &s)))
@@ -429,8 +429,8 @@ static int run_criterion(e2e_worker *w, actrm_judge *j, const char *criterion, e
     if (!st)
         *row = (e2e_row){acc[0].acc, acc[1].acc, acc[2].acc, actrm_steer_get_info(s)->n_selected};
     actrm_steer_free(s);
-    rm_examples_free(fs, n_fs);
-    rm_examples_free(pairs, n_pairs);
+    examples_free(fs, n_fs);
+    examples_free(pairs, n_pairs);
     return st;
 }
 

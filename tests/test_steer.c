@@ -409,7 +409,7 @@ static void load_pairs(pairs *p, const char *criterion, int max)
     cr_assert_eq(jsonl_reader_open(&r, JUDGE_DIR "/data/eval_pairs.jsonl", &err), ACTRM_OK);
     cJSON *obj;
     while (p->n < max && !jsonl_next(r, &obj, &err) && obj) {
-        if (rm_record_matches(obj, criterion)) {
+        if (example_matches(obj, criterion)) {
             p->prompt[p->n] = strdup(cJSON_GetObjectItem(obj, "prompt")->valuestring);
             p->chosen[p->n] = strdup(cJSON_GetObjectItem(obj, "chosen")->valuestring);
             p->rejected[p->n] = strdup(cJSON_GetObjectItem(obj, "rejected")->valuestring);
@@ -429,7 +429,7 @@ static void free_pairs(pairs *p)
 static void load_fewshot(const char *criterion, actrm_example **ex, size_t *n)
 {
     actrm_error err = {0};
-    cr_assert_eq(rm_load_examples(JUDGE_DIR "/data/fewshot.jsonl", criterion, ex, n, &err),
+    cr_assert_eq(examples_load(JUDGE_DIR "/data/fewshot.jsonl", criterion, ex, n, &err),
                  ACTRM_OK, "%s", err.msg);
 }
 
@@ -524,7 +524,7 @@ static actrm_steer *reference_steer(actrm_judge *j, const char *criterion,
                  ACTRM_OK);
     cJSON *obj;
     while (!jsonl_next(r, &obj, &err) && obj) {
-        if (rm_record_matches(obj, criterion)) {
+        if (example_matches(obj, criterion)) {
             cr_assert_lt(m, 32);
             cJSON *sh = cJSON_GetObjectItem(obj, "shots");
             cr_assert_eq(cJSON_GetArraySize(sh), k);
@@ -562,7 +562,7 @@ static void check_reference(opened *o, const char *criterion, int n_pairs)
     int seen = 0;
     double worst = 0;
     while (seen < n_pairs && !jsonl_next(r, &obj, &err) && obj) {
-        if (rm_record_matches(obj, criterion)) {
+        if (example_matches(obj, criterion)) {
             int i = cJSON_GetObjectItem(obj, "index")->valueint;
             cr_assert_eq(i, seen);
             cJSON *icl = cJSON_GetObjectItem(obj, "icl_shots");
@@ -594,7 +594,7 @@ static void check_reference(opened *o, const char *criterion, int n_pairs)
     jsonl_reader_close(r);
     cr_expect_eq(seen, n_pairs);
     free_pairs(&p);
-    rm_examples_free(ex, n_ex);
+    examples_free(ex, n_ex);
     actrm_steer_free(s);
 }
 
@@ -648,7 +648,7 @@ Test(select, seeded_reinforce_on_the_judge_is_reproducible_and_lowers_the_loss)
     cr_expect_lt(a->info.final_loss, 0.5 * zs, "kept mask's loss %g vs zero-shot %g",
                  a->info.final_loss, zs);
     actrm_steer_free(a), actrm_steer_free(b);
-    rm_examples_free(ex, n);
+    examples_free(ex, n);
     close_judge(&o);
 }
 
@@ -681,7 +681,7 @@ Test(select, sav_keeps_the_most_accurate_heads)
                  ACTRM_OK, "%s", actrm_judge_errmsg(o.judge));
     cr_expect(r[0] >= -1 && r[0] <= 1.1f && r[1] >= -1 && r[1] <= 1.1f);
     actrm_steer_free(s);
-    rm_examples_free(ex, n);
+    examples_free(ex, n);
     close_judge(&o);
 }
 

@@ -245,7 +245,7 @@ static int eval_file(eval_run *e, actrm_error *err)
     size_t idx = 0;
     cJSON *obj = NULL;
     while (!st && !(st = jsonl_next(r, &obj, err)) && obj) {
-        if (rm_record_matches(obj, a->criterion)) {
+        if (example_matches(obj, a->criterion)) {
             if (idx >= done)
                 st = eval_pair(e, r, obj, idx, w, err);
             idx++;
@@ -283,7 +283,7 @@ static int eval_prepare(eval_run *e, actrm_error *err)
         return ACTRM_OK;
     if (!a->fewshot)
         return actrm_error_set(err, ACTRM_ERR_ARG, "--method icl needs --fewshot");
-    int st = rm_load_examples(a->fewshot, a->criterion, &e->pool, &e->n_pool, err);
+    int st = examples_load(a->fewshot, a->criterion, &e->pool, &e->n_pool, err);
     if (st)
         return st;
     e->k = a->k ? a->k : e->c.steer ? actrm_steer_get_info(e->c.steer)->k_shots : 4;
@@ -322,7 +322,7 @@ int cmd_eval(int argc, char **argv)
             rc = cli_fail("eval", "%s", err.msg);
     }
     rm_close(&e.c);
-    rm_examples_free(e.pool, e.n_pool);
+    examples_free(e.pool, e.n_pool);
     free(e.shots), free(e.shot_idx);
     table_free(&e.t);
     return rc;

@@ -38,7 +38,7 @@ int cmd_extract(int argc, char **argv)
     actrm_error err = {0};
     actrm_example *ex = NULL;
     size_t n = 0;
-    if (rm_load_examples(a.pos[1], a.criterion, &ex, &n, &err))
+    if (examples_load(a.pos[1], a.criterion, &ex, &n, &err))
         return cli_fail("extract", "%s", err.msg);
     rm_ctx c;
     rc = rm_open(&c, "extract", a.pos[0], NULL, &a);
@@ -59,6 +59,6 @@ int cmd_extract(int argc, char **argv)
     }
     actrm_steer_free(s);
     rm_close(&c);
-    rm_examples_free(ex, n);
+    examples_free(ex, n);
     return rc;
 }

@@ -47,7 +47,7 @@ int cmd_select(int argc, char **argv)
     actrm_error err = {0};
     actrm_example *ex = NULL;
     size_t n = 0;
-    if (rm_load_examples(a.pos[2], a.criterion, &ex, &n, &err))
+    if (examples_load(a.pos[2], a.criterion, &ex, &n, &err))
         return cli_fail("select", "%s", err.msg);
     rm_ctx c;
     rc = rm_open(&c, "select", a.pos[0], a.pos[1], &a);
@@ -74,6 +74,6 @@ int cmd_select(int argc, char **argv)
         fprintf(stderr, " -> %s\n", a.out);
     }
     rm_close(&c);
-    rm_examples_free(ex, n);
+    examples_free(ex, n);
     return rc;
 }

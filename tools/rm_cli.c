@@ -249,7 +249,7 @@ long rm_count_records(const rm_progress *p, const char *path, const char *criter
     long n = 0;
     cJSON *obj;
     while (!jsonl_next(r, &obj, &err) && obj) {
-        n += rm_record_matches(obj, criterion);
+        n += example_matches(obj, criterion);
         cJSON_Delete(obj);
     }
     jsonl_reader_close(r);
