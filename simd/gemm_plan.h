@@ -133,10 +133,11 @@ gemm_run(const gemm_plan *p, void *buf, void *tbuf, const void *W, size_t ws,
     GEMM_DEFINE_RUN(f16_name, plan_f16, float, (block) * (kc), align)                       \
     GEMM_DEFINE_RUN(bf16_name, plan_bf16, float, (block) * (kc), align)
 
-#define GEMM_DEFINE_PACK(name, type)                                                      \
+#define GEMM_DEFINE_PACK(name, type) GEMM_DEFINE_PACK_WITH(name, pack_float, type)
+#define GEMM_DEFINE_PACK_WITH(name, fn, type)                                             \
     static void name(const void *W, size_t ws, int r0, int nr, int k0, int kn, void *buf) \
     {                                                                                     \
-        pack_float(type, W, ws, r0, nr, k0, kn, buf);                                     \
+        fn(type, W, ws, r0, nr, k0, kn, buf);                                             \
     }
 
 /* A GEMM running `plan` with an on-stack pack buffer of n elements. */
@@ -151,7 +152,8 @@ gemm_run(const gemm_plan *p, void *buf, void *tbuf, const void *W, size_t ws,
 /* F16/BF16 GEMMs that use the file's few-token GEMV
  *   gemv_half_n(type, W, ws, x, xs, K, n0, n1, y, ldy, NT)
  * for T <= GEMM_STREAM_T and the packed GEMM otherwise. */
-#define GEMM_DEFINE_HALF(name, type, packed)                                             \
+#define GEMM_DEFINE_HALF(name, type, packed) GEMM_DEFINE_FEW(name, type, packed, gemv_half_n)
+#define GEMM_DEFINE_FEW(name, type, packed, gemv)                                        \
     static void name(const void *W, size_t ws, const void *x, size_t xs, int K, int T,  \
                      int n0, int n1, float *y, int ldy)                                   \
     {                                                                                     \
@@ -159,7 +161,23 @@ gemm_run(const gemm_plan *p, void *buf, void *tbuf, const void *W, size_t ws,
             packed(W, ws, x, xs, K, T, n0, n1, y, ldy);                                   \
             return;                                                                       \
         }                                                                                 \
-        GEMM_CALL_NT(GEMM_STREAM_T, T, gemv_half_n, type, W, ws, x, xs, K, n0, n1, y, ldy) \
+        GEMM_CALL_NT(GEMM_STREAM_T, T, gemv, type, W, ws, x, xs, K, n0, n1, y, ldy)       \
     }
+
+/* The G16 GEMMs (kernels.h) of an ISA file with the float plan geometry of
+ * GEMM_DEFINE_FLOAT (whose micro_float they share). The file provides
+ *   pack_g16(type, W, ws, r0, nr, k0, kn, buf)             plan pack from groups
+ *   gemv_g16_n(type, W, ws, x, xs, K, n0, n1, y, ldy, NT)  few tokens */
+#define GEMM_DEFINE_G16(pass, block, kc, tile, align, f16_name, bf16_name)                   \
+    GEMM_DEFINE_PACK_WITH(pack_f16_g16, pack_g16, GGML_TYPE_F16)                             \
+    GEMM_DEFINE_PACK_WITH(pack_bf16_g16, pack_g16, GGML_TYPE_BF16)                           \
+    static const gemm_plan plan_f16_g16 = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), \
+                                           pack_f16_g16, NULL, micro_float};                 \
+    static const gemm_plan plan_bf16_g16 = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), \
+                                            pack_bf16_g16, NULL, micro_float};               \
+    GEMM_DEFINE_RUN(gemm_f16_g16_packed, plan_f16_g16, float, (block) * (kc), align)         \
+    GEMM_DEFINE_RUN(gemm_bf16_g16_packed, plan_bf16_g16, float, (block) * (kc), align)       \
+    GEMM_DEFINE_FEW(f16_name, GGML_TYPE_F16, gemm_f16_g16_packed, gemv_g16_n)                \
+    GEMM_DEFINE_FEW(bf16_name, GGML_TYPE_BF16, gemm_bf16_g16_packed, gemv_g16_n)
 
 #endif

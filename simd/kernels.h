@@ -39,12 +39,33 @@ typedef void (*actrm_gemm_fn)(const void *W, size_t w_stride,
                               int K, int T, int n0, int n1,
                               float *y, int ldy);
 
+/* Weight-type slots of actrm_kernels.gemm. The *_G16 slots take F16/BF16
+ * weights regrouped 16 rows at a time (see ACTRM_G16), with the same
+ * results, bit for bit, as the row-layout slot. */
+enum {
+    ACTRM_WT_F32 = 0, ACTRM_WT_F16 = 1, ACTRM_WT_BF16 = 2, ACTRM_WT_Q8_0 = 3,
+    ACTRM_WT_F16_G16 = 4, ACTRM_WT_BF16_G16 = 5, ACTRM_WT_COUNT = 6
+};
+
+/* The G16 layout of an F16/BF16 matrix with a multiple of 16 rows: group g
+ * (rows 16g..16g+15) keeps the bytes rows 16g..16g+15 occupy in the row
+ * layout, reordered k-major: element (row r, column k) of the group at
+ * index k*16 + r. A few-token GEMV then streams each group front to back
+ * and gets the 16 rows of one k in one load, instead of walking 16 rows
+ * at once (16 pages apart for a 2048-wide F16 row). w_stride stays the
+ * bytes of one row (K*2), so group g starts at W + 16*g*w_stride, and
+ * n0, n1 passed to a G16 GEMM are multiples of 16. */
+#define ACTRM_G16 16
+
 typedef struct actrm_kernels {
     const char *isa;  /* "ref", "avx2", "avx512", "neon", ... */
     const char *path; /* isa plus the extensions in use, e.g. "avx512+vnni" */
 
-    /* Indexed by ACTRM_WT_*: the GEMM for each weight type. */
-    actrm_gemm_fn gemm[4];
+    /* Indexed by ACTRM_WT_*: the GEMM for each weight type and layout. */
+    actrm_gemm_fn gemm[ACTRM_WT_COUNT];
+    /* 1 when gemm[ACTRM_WT_*_G16] beat the row layout (native SIMD), so a
+     * model is worth regrouping for this table. */
+    int g16_fast;
 
     /* x[K] -> K/32 Q8_0 blocks (scale = max|x|/127, round to nearest). */
     void (*quantize_q8_0)(const float *x, block_q8_0 *y, int K);
@@ -68,8 +89,6 @@ typedef struct actrm_kernels {
     void (*rope)(float *x, const float *cs, int hd, int neox);
 } actrm_kernels;
 
-/* Weight-type slots of actrm_kernels.gemm. */
-enum { ACTRM_WT_F32 = 0, ACTRM_WT_F16 = 1, ACTRM_WT_BF16 = 2, ACTRM_WT_Q8_0 = 3 };
 /* Maps a ggml type to its ACTRM_WT_* slot, or -1. */
 int actrm_wt_slot(int ggml_type);
 

@@ -163,6 +163,42 @@ static void gemm_float_ref(int type, const void *W, size_t ws, const void *x, si
         }
 }
 
+/* G16 layout (kernels.h): row n's chunk gathered from its group, then the
+ * same dot products as the row layout. */
+REF_FMA_CLONES
+static void gemm_g16_ref(int type, const void *W, size_t ws, const void *x, size_t xs,
+                         int K, int T, int n0, int n1, float *y, int ldy)
+{
+    float w[REF_KC];
+    for (int n = n0; n < n1; n++) {
+        const uint16_t *g = (const uint16_t *)((const char *)W + (size_t)(n - n % ACTRM_G16) * ws);
+        for (int k0 = 0; k0 < K; k0 += REF_KC) {
+            int kn = K - k0 < REF_KC ? K - k0 : REF_KC;
+            for (int k = 0; k < kn; k++) {
+                uint16_t h = g[(size_t)(k0 + k) * ACTRM_G16 + n % ACTRM_G16];
+                w[k] = type == GGML_TYPE_F16 ? actrm_fp16_to_f32(h) : actrm_bf16_to_f32(h);
+            }
+            int t = 0;
+            for (; t + 4 <= T; t += 4)
+                dot4_ref(w, kn, x, xs, t, k0, y + (size_t)t * ldy + n, ldy);
+            for (; t < T; t++)
+                dot1_ref(w, kn, x, xs, t, k0, y + (size_t)t * ldy + n);
+        }
+    }
+}
+
+static void gemm_f16_g16_ref(const void *W, size_t ws, const void *x, size_t xs,
+                             int K, int T, int n0, int n1, float *y, int ldy)
+{
+    gemm_g16_ref(GGML_TYPE_F16, W, ws, x, xs, K, T, n0, n1, y, ldy);
+}
+
+static void gemm_bf16_g16_ref(const void *W, size_t ws, const void *x, size_t xs,
+                              int K, int T, int n0, int n1, float *y, int ldy)
+{
+    gemm_g16_ref(GGML_TYPE_BF16, W, ws, x, xs, K, T, n0, n1, y, ldy);
+}
+
 static void gemm_f32_ref(const void *W, size_t ws, const void *x, size_t xs,
                          int K, int T, int n0, int n1, float *y, int ldy)
 {
@@ -310,6 +346,9 @@ void actrm_kernels_ref(actrm_kernels *k)
     k->gemm[ACTRM_WT_F16] = gemm_f16_ref;
     k->gemm[ACTRM_WT_BF16] = gemm_bf16_ref;
     k->gemm[ACTRM_WT_Q8_0] = gemm_q8_0_ref;
+    k->gemm[ACTRM_WT_F16_G16] = gemm_f16_g16_ref;
+    k->gemm[ACTRM_WT_BF16_G16] = gemm_bf16_g16_ref;
+    k->g16_fast = 0;
     k->quantize_q8_0 = quantize_q8_0_ref;
     k->row_to_f32 = row_to_f32_ref;
     k->rmsnorm = rmsnorm_ref;

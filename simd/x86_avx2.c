@@ -235,6 +235,75 @@ ALWAYS_INLINE void gemv_half_n(int type, const void *W, size_t ws, const void *x
 GEMM_DEFINE_HALF(gemm_f16_avx2, GGML_TYPE_F16, gemm_f16_packed)
 GEMM_DEFINE_HALF(gemm_bf16_avx2, GGML_TYPE_BF16, gemm_bf16_packed)
 
+/* ------------------------------------------- F16/BF16 in the G16 layout */
+
+/* The float plan's pass layout from G16 groups: a pass (16 rows) is one
+ * group, its k-th 16 halves widened in place; passes past nr are zeros. */
+ALWAYS_INLINE void pack_g16(int type, const void *W, size_t ws, int r0, int nr, int k0, int kn,
+                            float *buf)
+{
+    int padded = (nr + F_PASS - 1) / F_PASS * F_PASS;
+    for (int g0 = 0; g0 < padded; g0 += ACTRM_G16) {
+        float *dst = buf + (size_t)(g0 / F_PASS) * F_KC * F_PASS;
+        const char *src = (const char *)W + (size_t)(r0 + g0) * ws + (size_t)k0 * ACTRM_G16 * 2;
+        for (int k = 0; k < kn; k++) {
+            __m256 lo = g0 < nr ? load8_w(type, src + (size_t)k * 32) : _mm256_setzero_ps();
+            __m256 hi = g0 < nr ? load8_w(type, src + (size_t)k * 32 + 16) : _mm256_setzero_ps();
+            _mm256_storeu_ps(dst + (size_t)k * F_PASS, lo);
+            _mm256_storeu_ps(dst + (size_t)k * F_PASS + 8, hi);
+        }
+    }
+}
+
+/* Few tokens: each group streams front to back, its 16 rows of one k in
+ * two 16-byte loads; two groups at a time, four FMA chains per token (k in
+ * order, as in ref). */
+#define G16_WAYS 2
+ALWAYS_INLINE void gemv_g16_ways(int type, const char *g, size_t gs, const char *x, size_t xs, int K,
+                                 int ng, float *y, int ldy, const int NT)
+{
+    __m256 acc[2 * G16_WAYS][GEMM_STREAM_T]; /* [group half][token] */
+    const float *xr[GEMM_STREAM_T];
+    #pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        xr[t] = (const float *)(x + (size_t)t * xs);
+        #pragma GCC unroll 4
+        for (int i = 0; i < 2 * G16_WAYS; i++)
+            acc[i][t] = _mm256_setzero_ps();
+    }
+    for (int k = 0; k < K; k++) {
+        __m256 xb[GEMM_STREAM_T];
+        #pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            xb[t] = _mm256_broadcast_ss(xr[t] + k);
+        #pragma GCC unroll 4
+        for (int i = 0; i < 2 * G16_WAYS; i++)
+            if (i / 2 < ng) {
+                __m256 w = load8_w(type, g + (size_t)(i / 2) * gs + (size_t)k * 32 + (size_t)(i % 2) * 16);
+                #pragma GCC unroll 4
+                for (int t = 0; t < NT; t++)
+                    acc[i][t] = _mm256_fmadd_ps(w, xb[t], acc[i][t]);
+            }
+    }
+    #pragma GCC unroll 4
+    for (int i = 0; i < 2 * G16_WAYS; i++)
+        if (i / 2 < ng)
+            #pragma GCC unroll 4
+            for (int t = 0; t < NT; t++)
+                _mm256_storeu_ps(y + (size_t)t * ldy + 8 * i, acc[i][t]);
+}
+
+ALWAYS_INLINE void gemv_g16_n(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
+                              int n0, int n1, float *y, int ldy, const int NT)
+{
+    size_t gs = (size_t)ACTRM_G16 * ws;
+    for (int n = n0; n < n1; n += G16_WAYS * ACTRM_G16)
+        gemv_g16_ways(type, (const char *)W + (size_t)n * ws, gs, x, xs, K,
+                      gemm_min(G16_WAYS, (n1 - n) / ACTRM_G16), y + n, ldy, NT);
+}
+
+GEMM_DEFINE_G16(F_PASS, F_BLOCK, F_KC, F_TILE, 32, gemm_f16_g16_avx2, gemm_bf16_g16_avx2)
+
 /* ---------------------------------------------------------- Q8_0 weights */
 
 #define Q_LANES 8  /* rows per pass */
@@ -679,6 +748,9 @@ void actrm_kernels_avx2(actrm_kernels *k)
     k->gemm[ACTRM_WT_F32] = gemm_f32_avx2;
     k->gemm[ACTRM_WT_F16] = gemm_f16_avx2;
     k->gemm[ACTRM_WT_BF16] = gemm_bf16_avx2;
+    k->gemm[ACTRM_WT_F16_G16] = gemm_f16_g16_avx2;
+    k->gemm[ACTRM_WT_BF16_G16] = gemm_bf16_g16_avx2;
+    k->g16_fast = 1;
     k->gemm[ACTRM_WT_Q8_0] = gemm_q8_0_avx2;
     k->quantize_q8_0 = quantize_q8_0_avx2;
     k->row_to_f32 = row_to_f32_avx2;

@@ -234,6 +234,74 @@ ALWAYS_INLINE void gemv_half_n(int type, const void *W, size_t ws, const void *x
 GEMM_DEFINE_HALF(gemm_f16_avx512, GGML_TYPE_F16, gemm_f16_packed)
 GEMM_DEFINE_HALF(gemm_bf16_avx512, GGML_TYPE_BF16, gemm_bf16_packed)
 
+/* ------------------------------------------- F16/BF16 in the G16 layout */
+
+/* The float plan's pass layout from G16 groups: pass column r of row
+ * r0 + r is lane r % 16 of group (r0 + r) / 16, so a pass is two groups'
+ * 16-row vectors side by side; groups past nr (a multiple of 16) are zeros. */
+ALWAYS_INLINE void pack_g16(int type, const void *W, size_t ws, int r0, int nr, int k0, int kn,
+                            float *buf)
+{
+    int padded = (nr + F5_PASS - 1) / F5_PASS * F5_PASS;
+    for (int g0 = 0; g0 < padded; g0 += ACTRM_G16) {
+        float *dst = buf + (size_t)(g0 / F5_PASS) * F5_KC * F5_PASS + g0 % F5_PASS;
+        const char *src = (const char *)W + (size_t)(r0 + g0) * ws + (size_t)k0 * ACTRM_G16 * 2;
+        for (int k = 0; k < kn; k++)
+            _mm512_store_ps(dst + (size_t)k * F5_PASS,
+                            g0 < nr ? widen16(type, _mm256_loadu_si256((const __m256i *)(src + (size_t)k * 32)))
+                                    : _mm512_setzero_ps());
+    }
+}
+
+/* Few tokens: each group streams front to back, its 16 rows of one k in
+ * one 32-byte load; G16_WAYS groups at a time, so that as many FMA chains
+ * per token (one per group, k in order as in ref) overlap. */
+#define G16_WAYS 4
+ALWAYS_INLINE void gemv_g16_ways(int type, const char *g, size_t gs, const char *x, size_t xs, int K,
+                                 int ng, float *y, int ldy, const int NT)
+{
+    __m512 acc[G16_WAYS][GEMM_STREAM_T];
+    const float *xr[GEMM_STREAM_T];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        xr[t] = (const float *)(x + (size_t)t * xs);
+#pragma GCC unroll 4
+        for (int i = 0; i < G16_WAYS; i++)
+            acc[i][t] = _mm512_setzero_ps();
+    }
+    for (int k = 0; k < K; k++) {
+        __m512 xb[GEMM_STREAM_T];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            xb[t] = _mm512_set1_ps(xr[t][k]);
+#pragma GCC unroll 4
+        for (int i = 0; i < G16_WAYS; i++)
+            if (i < ng) {
+                __m512 w = widen16(type, _mm256_loadu_si256((const __m256i *)(g + i * gs + (size_t)k * 32)));
+#pragma GCC unroll 4
+                for (int t = 0; t < NT; t++)
+                    acc[i][t] = _mm512_fmadd_ps(w, xb[t], acc[i][t]);
+            }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < G16_WAYS; i++)
+        if (i < ng)
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++)
+                _mm512_storeu_ps(y + (size_t)t * ldy + 16 * i, acc[i][t]);
+}
+
+ALWAYS_INLINE void gemv_g16_n(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
+                              int n0, int n1, float *y, int ldy, const int NT)
+{
+    size_t gs = (size_t)ACTRM_G16 * ws;
+    for (int n = n0; n < n1; n += G16_WAYS * ACTRM_G16)
+        gemv_g16_ways(type, (const char *)W + (size_t)n * ws, gs, x, xs, K,
+                      gemm_min(G16_WAYS, (n1 - n) / ACTRM_G16), y + n, ldy, NT);
+}
+
+GEMM_DEFINE_G16(F5_PASS, F5_BLOCK, F5_KC, F5_TILE, 64, gemm_f16_g16_avx512, gemm_bf16_g16_avx512)
+
 /* ---------------------------------------------------------- Q8_0 weights */
 
 /* 16 rows' blocks (32 bytes each, rows ws apart, the first nrows real) ->
@@ -434,5 +502,8 @@ void actrm_kernels_avx512(actrm_kernels *k)
     k->gemm[ACTRM_WT_F32] = gemm_f32_avx512;
     k->gemm[ACTRM_WT_F16] = gemm_f16_avx512;
     k->gemm[ACTRM_WT_BF16] = gemm_bf16_avx512;
+    k->gemm[ACTRM_WT_F16_G16] = gemm_f16_g16_avx512;
+    k->gemm[ACTRM_WT_BF16_G16] = gemm_bf16_g16_avx512;
+    k->g16_fast = 1;
     k->gemm[ACTRM_WT_Q8_0] = gemm_q8_0_avx512;
 }

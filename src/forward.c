@@ -376,7 +376,7 @@ static void embed_norm(actrm_session *s, const fwd_batch *b, int c0, int n)
     for (int r = 0; r < n; r++) {
         int32_t tok = b->tokens[(size_t)(c0 + r) * (size_t)b->token_stride];
         float *x = s->x + (size_t)r * D;
-        s->kern.row_to_f32(E->type, (const char *)E->data + (size_t)tok * E->stride, x, D);
+        actrm_weight_row_f32(&s->kern, E, tok, x);
         s->kern.rmsnorm(s->xb + (size_t)r * D, x, m->layers[0].attn_norm, D, m->norm_eps);
     }
 }

@@ -794,13 +794,23 @@ int gguf_load_data(actrm_gguf *g, actrm_error *err)
         return rc;
     }
     close(fd);
-    mprotect(copy, len, PROT_READ); /* read-only, as the file mapping was */
     const uint8_t *old = g->map + g->data_offset;
     for (uint64_t i = 0; i < g->n_tensors; i++)
         g->tensors[i].data = copy + ((const uint8_t *)g->tensors[i].data - old);
     g->copy = copy;
     g->copy_len = len;
     return ACTRM_OK;
+}
+
+int gguf_data_private(const actrm_gguf *g)
+{
+    return g->copy != NULL;
+}
+
+void gguf_seal_data(actrm_gguf *g)
+{
+    if (g->copy)
+        mprotect(g->copy, g->copy_len, PROT_READ); /* read-only, as the file mapping is */
 }
 
 void gguf_close(actrm_gguf *g)

@@ -93,8 +93,13 @@ void gguf_close(actrm_gguf *g);
  * per cache line; huge pages took F16 GEMV at K = 2048 from ~25 to ~40 GB/s.
  * Costs one read of the file at open; RSS stays the file's size. Idempotent.
  * ACTRM_ERR_NOMEM or ACTRM_ERR_IO on failure (tensors then still point into
- * the file mapping). */
+ * the file mapping). The copy stays writable (the model regroups weights in
+ * it) until gguf_seal_data(). */
 int gguf_load_data(actrm_gguf *g, actrm_error *err);
+/* 1 when the tensors point into gguf_load_data's private, writable copy. */
+int gguf_data_private(const actrm_gguf *g);
+/* Makes the private copy read-only (no-op without one). */
+void gguf_seal_data(actrm_gguf *g);
 const char *gguf_path(const actrm_gguf *g);
 uint32_t gguf_version(const actrm_gguf *g);
 uint32_t gguf_alignment(const actrm_gguf *g);

@@ -1,6 +1,9 @@
 #include "matmul.h"
 
 #include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "gemm_plan.h"
 #include "gguf.h"
@@ -36,6 +39,8 @@ void actrm_matmul(const actrm_kernels *k, const actrm_weight *W,
     if (n_threads < 1)
         n_threads = 1;
     int slot = actrm_wt_slot(W->type), K = W->cols, nb = K / QK8_0;
+    if (W->g16)
+        slot = slot == ACTRM_WT_F16 ? ACTRM_WT_F16_G16 : ACTRM_WT_BF16_G16;
     int chunk = rows_per_item(W->rows, T, n_threads);
     int n_chunks = (W->rows + chunk - 1) / chunk;
     int quantize = slot == ACTRM_WT_Q8_0;
@@ -58,4 +63,42 @@ void actrm_matmul(const actrm_kernels *k, const actrm_weight *W,
             k->gemm[slot](W->data, W->stride, xin, xs, K, T, n0, n1, y, ldy);
         }
     }
+}
+
+void actrm_weight_row_f32(const actrm_kernels *k, const actrm_weight *W, int row, float *dst)
+{
+    if (!W->g16) {
+        k->row_to_f32(W->type, (const char *)W->data + (size_t)row * W->stride, dst, W->cols);
+        return;
+    }
+    const uint16_t *g = (const uint16_t *)((const char *)W->data + (size_t)(row - row % ACTRM_G16) * W->stride);
+    for (int c = 0; c < W->cols; c++) {
+        uint16_t h = g[(size_t)c * ACTRM_G16 + row % ACTRM_G16];
+        dst[c] = W->type == GGML_TYPE_F16 ? actrm_fp16_to_f32(h) : actrm_bf16_to_f32(h);
+    }
+}
+
+int actrm_weight_regroup_g16(actrm_weight *W, int n_threads)
+{
+    if ((W->type != GGML_TYPE_F16 && W->type != GGML_TYPE_BF16) || W->rows % ACTRM_G16 || W->g16)
+        return 0;
+    int K = W->cols, n_groups = W->rows / ACTRM_G16;
+    n_threads = n_threads < 1 ? omp_get_num_procs() : n_threads;
+    size_t group_bytes = (size_t)ACTRM_G16 * W->stride;
+    /* all scratch first, so that running out of memory changes nothing */
+    uint16_t *scratch = malloc(group_bytes * (size_t)n_threads); /* per thread: [16][K] as it was */
+    if (!scratch)
+        return 0;
+    #pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (int g = 0; g < n_groups; g++) {
+        uint16_t *rows = scratch + (size_t)omp_get_thread_num() * (group_bytes / 2);
+        uint16_t *dst = (uint16_t *)((char *)W->data + (size_t)g * group_bytes); /* [K][16] */
+        memcpy(rows, dst, group_bytes);
+        for (int c = 0; c < K; c++)
+            for (int r = 0; r < ACTRM_G16; r++)
+                dst[(size_t)c * ACTRM_G16 + r] = rows[(size_t)r * K + c];
+    }
+    free(scratch);
+    W->g16 = 1;
+    return 1;
 }

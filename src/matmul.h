@@ -13,7 +13,18 @@ typedef struct actrm_weight {
     int cols;          /* input features (K) */
     size_t stride;     /* bytes per row */
     const void *data;
+    int g16;           /* F16/BF16 data in the G16 layout (simd/kernels.h) */
 } actrm_weight;
+
+/* Row `row` of W as floats (embedding lookups), in either layout. */
+void actrm_weight_row_f32(const actrm_kernels *k, const actrm_weight *W, int row, float *dst);
+
+/* Rewrites W's data in place into the G16 layout, when W is F16/BF16 with a
+ * multiple of 16 rows (returns 1; else 0 and nothing changes). The data must
+ * be writable: each group of 16 rows keeps its bytes, only their order
+ * changes, so a 16-row scratch per thread is all the extra memory.
+ * n_threads <= 0: all cores. */
+int actrm_weight_regroup_g16(actrm_weight *W, int n_threads);
 
 /* Bytes of scratch actrm_matmul() needs for T rows of K inputs. */
 size_t actrm_matmul_scratch_size(int T, int K);

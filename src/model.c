@@ -343,6 +343,31 @@ static uint64_t content_hash(const actrm_gguf *g)
     return h;
 }
 
+/* Puts the F16/BF16 matrices in the G16 layout when this CPU's kernels
+ * are faster on it (simd/kernels.h: few-token GEMVs stream each 16-row
+ * group instead of walking 16 rows at once). Results stay the same bits.
+ * The tied embedding/output matrix is regrouped once. */
+static void regroup_matrices(actrm_model *m)
+{
+    actrm_kernels k;
+    actrm_error ignored = {0};
+    if (actrm_kernels_select(&k, NULL, &ignored) != ACTRM_OK || !k.g16_fast)
+        return;
+    int tied = m->output.data == m->tok_embd.data;
+    actrm_weight *ws[2] = {&m->tok_embd, tied ? NULL : &m->output};
+    for (int il = 0; il < m->info.n_layer; il++) {
+        actrm_layer *ly = &m->layers[il];
+        actrm_weight *lw[] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up, &ly->w_down};
+        for (int i = 0; i < 7; i++)
+            actrm_weight_regroup_g16(lw[i], 0);
+    }
+    for (int i = 0; i < 2; i++)
+        if (ws[i])
+            actrm_weight_regroup_g16(ws[i], 0);
+    if (tied)
+        m->output.g16 = m->tok_embd.g16;
+}
+
 /* ------------------------------------------------------------ public -- */
 
 /* ACTRM_MMAP=1 (or any value but "" and "0"): keep the weights in the file
@@ -381,7 +406,10 @@ int actrm_model_init(actrm_model **out, const char *gguf_path)
         release_contents(m);
         return rc;
     }
-    m->info.content_hash = content_hash(m->gguf);
+    m->info.content_hash = content_hash(m->gguf); /* of the file's bytes: before regrouping */
+    if (gguf_data_private(m->gguf))
+        regroup_matrices(m);
+    gguf_seal_data(m->gguf);
     return ACTRM_OK;
 }
 

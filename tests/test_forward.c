@@ -420,30 +420,51 @@ Test(session, results_do_not_depend_on_thread_count)
     free(ids);
 }
 
-/* The weights read into private memory (the default) and used from the
- * file mapping (ACTRM_MMAP=1) are the same bytes: same hash, same results. */
-Test(model, private_copy_and_file_mapping_agree)
+/* The weights read into private memory (the default; F16/BF16 matrices
+ * regrouped to the G16 layout where the kernels prefer it) and used from the
+ * file mapping (ACTRM_MMAP=1, row layout) give the same hash and the same
+ * bits, through prefill (GEMM), single tokens (GEMV) and the tied
+ * embedding's row lookups. */
+static void check_private_copy_matches_mapping(const char *model, const char *type)
 {
-    actrm_model *a = open_model("qwen3-tiny", "f32");
+    actrm_model *a = open_model(model, type);
     setenv("ACTRM_MMAP", "1", 1);
-    actrm_model *b = open_model("qwen3-tiny", "f32");
+    actrm_model *b = open_model(model, type);
     unsetenv("ACTRM_MMAP");
     const actrm_model_info *in = actrm_model_get_info(a);
     cr_expect_eq(in->content_hash, actrm_model_get_info(b)->content_hash);
+    cr_expect_eq(b->layers[0].wq.g16, 0, "a mapped file is never rewritten");
+    actrm_kernels k;
+    actrm_error err = {0};
+    actrm_kernels_select(&k, NULL, &err);
+    if (k.g16_fast && in->weight_type != GGML_TYPE_F32 && in->n_embd % 16 == 0)
+        cr_expect(a->layers[0].wq.g16 && a->tok_embd.g16, "%s %s: F16/BF16 matrices regrouped", model,
+                  type ? type : "src");
     int T;
-    int32_t *ids = fixture_prompt_ids("qwen3-tiny", 0, &T);
+    int32_t *ids = fixture_prompt_ids(model, 0, &T);
     actrm_session *sa = open_session(a, N_CTX, 2), *sb = open_session(b, N_CTX, 2);
     capture ca = capture_at(sa, in, ids, T, 4), cb = capture_at(sb, in, ids, T, 4);
     expect_same("logits", ca.logits, cb.logits, (size_t)ca.n_out * in->n_vocab);
     expect_same("heads", ca.heads, cb.heads, (size_t)in->n_layer * ca.n_out * in->n_head * in->head_dim);
     capture_free(&ca);
     capture_free(&cb);
+    for (int i = 1; i <= 4; i++) { /* then 1..4 tokens per call: the few-token kernels */
+        capture da = capture_all(sa, in, ids, i), db = capture_all(sb, in, ids, i);
+        expect_same("few-token logits", da.logits, db.logits, (size_t)i * in->n_vocab);
+        expect_same("few-token hidden", da.hidden, db.hidden, (size_t)(in->n_layer + 1) * i * in->n_embd);
+        capture_free(&da);
+        capture_free(&db);
+    }
     actrm_session_free(sa);
     actrm_session_free(sb);
     actrm_model_free(a);
     actrm_model_free(b);
     free(ids);
 }
+
+Test(model, private_copy_and_file_mapping_agree_f32) { check_private_copy_matches_mapping("qwen3-tiny", "f32"); }
+Test(model, private_copy_and_file_mapping_agree_f16) { check_private_copy_matches_mapping("qwen3-tiny", NULL); }
+Test(model, private_copy_and_file_mapping_agree_bf16) { check_private_copy_matches_mapping("llama3-tiny", NULL); }
 
 /* Rows [from, T) of x, a [slots, T, w] array, as [slots, T-from, w]. */
 static float *rows_from(const float *x, int slots, int T, int w, int from)

@@ -151,6 +151,58 @@ Test(kernels, gemm_every_isa_equals_ref_bitwise)
     }
 }
 
+/* Row-layout F16/BF16 weights [N][K] regrouped as kernels.h's G16 layout. */
+static void *regroup_g16(const void *W, int N, int K)
+{
+    const uint16_t *src = W;
+    uint16_t *dst = malloc((size_t)N * K * 2);
+    for (int r = 0; r < N; r++)
+        for (int k = 0; k < K; k++)
+            dst[(size_t)(r / 16) * 16 * K + (size_t)k * 16 + r % 16] = src[(size_t)r * K + k];
+    return dst;
+}
+
+/* The G16 GEMMs of every table give the row-layout reference's bits, over
+ * row ranges that start and end inside the matrix. */
+Test(kernels, g16_gemm_every_isa_equals_row_layout_ref_bitwise)
+{
+    actrm_kernels tab[MAX_TABLES];
+    int n_tab = all_tables(tab);
+    static const int Ts[] = {1, 2, 3, 4, 5, 17, 33}, Ks[] = {1, 3, 17, 33, 130, 300};
+    static const int ranges[][2] = {{0, 16}, {0, 48}, {16, 80}, {0, 160}, {32, 144}};
+    const int N = 160;
+    for (int h = 0; h < 2; h++) {
+        int type = h ? GGML_TYPE_BF16 : GGML_TYPE_F16;
+        int slot = h ? ACTRM_WT_BF16_G16 : ACTRM_WT_F16_G16;
+        for (int ki = 0; ki < 6; ki++) {
+            int K = Ks[ki];
+            size_t ws, xs;
+            void *W = make_weights(type, N, K, &ws), *x = make_activations(type, 33, K, &xs);
+            void *G = regroup_g16(W, N, K);
+            for (int ri = 0; ri < 5; ri++)
+                for (int tj = 0; tj < 7; tj++) {
+                    int n0 = ranges[ri][0], n1 = ranges[ri][1], T = Ts[tj], ldy = N + 3;
+                    float *want = run_gemm(&tab[0], type, W, ws, x, xs, K, T, n0, n1, ldy);
+                    for (int i = 0; i < n_tab; i++) {
+                        float *got = malloc(sizeof(float) * T * ldy);
+                        for (int j = 0; j < T * ldy; j++)
+                            got[j] = NAN;
+                        tab[i].gemm[slot](G, ws, x, xs, K, T, n0, n1, got, ldy);
+                        int d = first_difference(got, want, (size_t)T * ldy);
+                        cr_assert(d < 0, "%s G16 gemm %s rows [%d,%d) T=%d K=%d: y[t=%d][n=%d] = %.9g, ref %.9g",
+                                  tab[i].path, ggml_type_name(type), n0, n1, T, K, d / ldy, d % ldy,
+                                  got[d], want[d]);
+                        free(got);
+                    }
+                    free(want);
+                }
+            free(G);
+            free(W);
+            free(x);
+        }
+    }
+}
+
 /* The same outputs computed over other row ranges and token subsets. */
 Test(kernels, gemm_independent_of_row_range_and_tokens)
 {
@@ -197,7 +249,7 @@ Test(kernels, matmul_same_bits_for_any_thread_count)
             size_t ws, unused;
             void *data = make_weights(type, N, K, &ws);
             float *x = make_activations(GGML_TYPE_F32, T, K, &unused);
-            actrm_weight W = {type, N, K, ws, data};
+            actrm_weight W = {type, N, K, ws, data, 0};
             void *scratch = malloc(actrm_matmul_scratch_size(T, K) + 1);
             float *y1 = malloc(sizeof(float) * T * N), *yn = malloc(sizeof(float) * T * N);
             actrm_matmul(&tab[i], &W, x, T, y1, N, scratch, 1);
@@ -213,6 +265,51 @@ Test(kernels, matmul_same_bits_for_any_thread_count)
             free(x);
             free(data);
         }
+}
+
+/* actrm_weight_regroup_g16 + actrm_matmul: the same bits as the row layout
+ * for any thread count, and row lookups that give back the rows. */
+Test(kernels, regrouped_matmul_and_rows_equal_row_layout)
+{
+    actrm_kernels tab[MAX_TABLES];
+    int n_tab = all_tables(tab);
+    const int N = 208, T = 6, K = 100;
+    for (int h = 0; h < 2; h++) {
+        int type = h ? GGML_TYPE_BF16 : GGML_TYPE_F16;
+        size_t ws, unused;
+        void *data = make_weights(type, N, K, &ws), *copy = malloc(ws * N);
+        memcpy(copy, data, ws * N);
+        float *x = make_activations(GGML_TYPE_F32, T, K, &unused);
+        actrm_weight rows = {type, N, K, ws, data, 0}, groups = {type, N, K, ws, copy, 0};
+        cr_assert_eq(actrm_weight_regroup_g16(&groups, 3), 1);
+        cr_expect(groups.g16 && memcmp(copy, data, ws * N) != 0, "the data is regrouped");
+        actrm_weight odd = {type, N - 8, K, ws, data, 0};
+        cr_expect_eq(actrm_weight_regroup_g16(&odd, 1), 0, "200 rows are not regrouped");
+        float a[100], b[100];
+        for (int r = 0; r < N; r += 37) {
+            actrm_weight_row_f32(&tab[0], &rows, r, a);
+            actrm_weight_row_f32(&tab[0], &groups, r, b);
+            cr_expect(memcmp(a, b, sizeof a) == 0, "row %d differs after regrouping", r);
+        }
+        void *scratch = malloc(actrm_matmul_scratch_size(T, K) + 1);
+        float *want = malloc(sizeof(float) * T * N), *got = malloc(sizeof(float) * T * N);
+        for (int i = 0; i < n_tab; i++) {
+            for (int t1 = 1; t1 <= T; t1 += T - 1) /* one token (GEMV) and six (GEMM) */
+                for (int threads = 1; threads <= 3; threads++) {
+                    actrm_matmul(&tab[0], &rows, x, t1, want, N, scratch, 1);
+                    actrm_matmul(&tab[i], &groups, x, t1, got, N, scratch, threads);
+                    int d = first_difference(got, want, (size_t)t1 * N);
+                    cr_assert(d < 0, "%s regrouped %s matmul, T=%d, %d threads: y[%d] differs", tab[i].path,
+                              ggml_type_name(type), t1, threads, d);
+                }
+        }
+        free(want);
+        free(got);
+        free(scratch);
+        free(x);
+        free(copy);
+        free(data);
+    }
 }
 
 /* The reference GEMMs against float64 on the same (rounded) inputs: within
