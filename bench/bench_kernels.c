@@ -4,6 +4,7 @@
  * Qwen2.5-0.5B at 1, 16 and 512 tokens, OpenBLAS cblas_sgemm on the same
  * weights dequantized to fp32 with the same thread count as the reference
  * point, GB/s of weight bytes streamed at one token, and the vector ops.
+ * F16/BF16 rows marked /g16 use the regrouped layout models get on x86.
  * An int8 multiply-add counts as 2 ops, like a float one.
  *
  * usage: bench_kernels [--threads N] [--quick] [--shape ROWSxCOLS]... [--gemv]
@@ -117,6 +118,7 @@ typedef struct weights {
     float *f32;
     void *data[4]; /* indexed like wtypes */
     size_t stride[4];
+    void *g16[4];  /* F16/BF16 data regrouped to the G16 layout (NULL otherwise) */
 } weights;
 
 /* BENCH_HUGE=1: weights in 2 MiB pages (fewer TLB misses), for comparison. */
@@ -160,6 +162,16 @@ static void make_weights(weights *w, const shape *s, const actrm_kernels *best)
         }
         w->data[ti] = d;
     }
+    for (int ti = 0; ti < 4; ti++) {
+        w->g16[ti] = NULL;
+        if ((wtypes[ti] == GGML_TYPE_F16 || wtypes[ti] == GGML_TYPE_BF16) && s->rows % ACTRM_G16 == 0) {
+            size_t bytes = w->stride[ti] * s->rows;
+            w->g16[ti] = huge_alloc(bytes);
+            memcpy(w->g16[ti], w->data[ti], bytes);
+            actrm_weight g = {wtypes[ti], s->rows, s->cols, w->stride[ti], w->g16[ti], 0};
+            actrm_weight_regroup_g16(&g, 0);
+        }
+    }
     /* OpenBLAS gets exactly the values the Q8_0 kernels see */
     #pragma omp parallel for
     for (int r = 0; r < s->rows; r++)
@@ -169,9 +181,11 @@ static void make_weights(weights *w, const shape *s, const actrm_kernels *best)
 
 static void free_weights(weights *w)
 {
-    for (int ti = 0; ti < 4; ti++)
+    for (int ti = 0; ti < 4; ti++) {
         if (w->data[ti] != w->f32)
             free(w->data[ti]);
+        free(w->g16[ti]);
+    }
     free(w->f32);
 }
 
@@ -188,7 +202,7 @@ static void bench_matmuls(const actrm_kernels *tab, int n_tab, int threads, cons
                           int n_shapes, int n_counts)
 {
     printf("\n== GEMM/GEMV via actrm_matmul, %d threads (GFLOP/s; at T=1 also GB/s of weights)\n", threads);
-    printf("%-20s %4s %-6s %-13s %9s %8s %9s\n", "shape", "T", "type", "path", "ms", "GFLOP/s", "GB/s");
+    printf("%-20s %4s %-8s %-13s %9s %8s %9s\n", "shape", "T", "type", "path", "ms", "GFLOP/s", "GB/s");
     for (int si = 0; si < n_shapes; si++) {
         const shape *s = &shapes[si];
         weights w;
@@ -203,18 +217,25 @@ static void bench_matmuls(const actrm_kernels *tab, int n_tab, int threads, cons
         for (int tj = 0; tj < n_counts; tj++) {
             int T = token_counts[tj];
             double flops = 2.0 * s->rows * s->cols * T;
-            for (int ti = 0; ti < 4; ti++)
+            for (int v = 0; v < 8; v++) /* the 4 types in row layout, then in G16 */
                 for (int i = 0; i < n_tab; i++) {
-                    int slot = actrm_wt_slot(wtypes[ti]);
+                    int ti = v % 4, g16 = v >= 4, slot = actrm_wt_slot(wtypes[ti]);
+                    if (g16 && !w.g16[ti])
+                        break;
+                    if (g16)
+                        slot = slot == ACTRM_WT_F16 ? ACTRM_WT_F16_G16 : ACTRM_WT_BF16_G16;
                     if (!distinct_gemm(tab, i, slot))
                         continue;
                     /* the scalar reference is only timed where it is quick */
                     if (i == 0 && (T > 1 || s->rows > 10000))
                         continue;
-                    mm_ctx c = {&tab[i], {wtypes[ti], s->rows, s->cols, w.stride[ti], w.data[ti]},
+                    mm_ctx c = {&tab[i],
+                                {wtypes[ti], s->rows, s->cols, w.stride[ti], g16 ? w.g16[ti] : w.data[ti], g16},
                                 x, T, threads, y, scratch};
                     double t = best_time(run_matmul, &c, budget);
-                    printf("%-20s %4d %-6s %-13s %9.3f %8.1f", s->name, T, ggml_type_name(wtypes[ti]),
+                    char name[16];
+                    snprintf(name, sizeof name, "%s%s", ggml_type_name(wtypes[ti]), g16 ? "/g16" : "");
+                    printf("%-20s %4d %-8s %-13s %9.3f %8.1f", s->name, T, name,
                            tab[i].path, 1e3 * t, flops / t * 1e-9);
                     if (T == 1)
                         printf(" %9.1f", (double)w.stride[ti] * s->rows / t * 1e-9);
@@ -222,7 +243,7 @@ static void bench_matmuls(const actrm_kernels *tab, int n_tab, int threads, cons
                 }
             blas_ctx b = {w.f32, x, y, s->rows, s->cols, T};
             double t = best_time(run_sgemm, &b, budget);
-            printf("%-20s %4d %-6s %-13s %9.3f %8.1f", s->name, T, "f32", "openblas", 1e3 * t,
+            printf("%-20s %4d %-8s %-13s %9.3f %8.1f", s->name, T, "f32", "openblas", 1e3 * t,
                    flops / t * 1e-9);
             if (T == 1)
                 printf(" %9.1f", 4.0 * s->rows * s->cols / t * 1e-9);
