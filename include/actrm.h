@@ -121,7 +121,7 @@ typedef struct actrm_model_info {
 
 /* Opens a GGUF model file and checks every tensor it needs. The tensor data
  * is read once into private memory backed by huge pages where the kernel
- * allows, and on CPUs whose kernels gain from it (x86 AVX2/AVX-512) F16 and
+ * allows, and where the kernels gain from it (AVX2, AVX-512, NEON) F16 and
  * BF16 matrices are reordered there 16 rows at a time, which makes
  * generation much faster and changes no result bit; resident size stays the
  * file's data section. With the environment variable ACTRM_MMAP=1 the

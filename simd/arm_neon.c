@@ -162,6 +162,76 @@ ALWAYS_INLINE void micro_float_n(const float *pk, const char *x, size_t xs, int 
 
 GEMM_DEFINE_FLOAT(FN_PASS, FN_BLOCK, FN_KC, FN_TILE, 16, gemm_f32_neon, gemm_f16_neon, gemm_bf16_neon)
 
+/* ------------------------------------------- F16/BF16 in the G16 layout */
+
+/* The float plan's pass layout from G16 groups: a pass (16 rows) is one
+ * group, its k-th 16 halves widened in place; passes past nr are zeros. */
+ALWAYS_INLINE void pack_g16(int type, const void *W, size_t ws, int r0, int nr, int k0, int kn,
+                            float *buf)
+{
+    int padded = (nr + FN_PASS - 1) / FN_PASS * FN_PASS;
+    for (int g0 = 0; g0 < padded; g0 += ACTRM_G16) {
+        float *dst = buf + (size_t)(g0 / FN_PASS) * FN_KC * FN_PASS;
+        const char *src = (const char *)W + (size_t)(r0 + g0) * ws + (size_t)k0 * ACTRM_G16 * 2;
+        for (int k = 0; k < kn; k++)
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; q++)
+                vst1q_f32(dst + (size_t)k * FN_PASS + 4 * q,
+                          g0 < nr ? load4_w(type, src + (size_t)k * 32 + 8 * q) : vdupq_n_f32(0.0f));
+    }
+}
+
+/* Few tokens: each group streams front to back, its 16 rows of one k in
+ * four 8-byte loads; two groups at a time for one or two tokens (eight FMA
+ * chains per token, k in order as in ref), one group for more (registers). */
+ALWAYS_INLINE void gemv_g16_ways(int type, const char *g, size_t gs, const char *x, size_t xs, int K,
+                                 int ng, float *y, int ldy, const int NT)
+{
+    const int WAYS = NT > 2 ? 1 : 2;
+    float32x4_t acc[2][4][GEMM_STREAM_T]; /* [group][lanes/4][token] */
+    const float *xr[GEMM_STREAM_T];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        xr[t] = (const float *)(x + (size_t)t * xs);
+#pragma GCC unroll 2
+        for (int i = 0; i < WAYS; i++)
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; q++)
+                acc[i][q][t] = vdupq_n_f32(0.0f);
+    }
+    for (int k = 0; k < K; k++)
+#pragma GCC unroll 2
+        for (int i = 0; i < WAYS; i++)
+            if (i < ng)
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++) {
+                    float32x4_t w = load4_w(type, g + (size_t)i * gs + (size_t)k * 32 + 8 * q);
+#pragma GCC unroll 4
+                    for (int t = 0; t < NT; t++)
+                        acc[i][q][t] = vfmaq_n_f32(acc[i][q][t], w, xr[t][k]);
+                }
+#pragma GCC unroll 2
+    for (int i = 0; i < WAYS; i++)
+        if (i < ng)
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; q++)
+#pragma GCC unroll 4
+                for (int t = 0; t < NT; t++)
+                    vst1q_f32(y + (size_t)t * ldy + 16 * i + 4 * q, acc[i][q][t]);
+}
+
+ALWAYS_INLINE void gemv_g16_n(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
+                              int n0, int n1, float *y, int ldy, const int NT)
+{
+    const int WAYS = NT > 2 ? 1 : 2;
+    size_t gs = (size_t)ACTRM_G16 * ws;
+    for (int n = n0; n < n1; n += WAYS * ACTRM_G16)
+        gemv_g16_ways(type, (const char *)W + (size_t)n * ws, gs, x, xs, K,
+                      gemm_min(WAYS, (n1 - n) / ACTRM_G16), y + n, ldy, NT);
+}
+
+GEMM_DEFINE_G16(FN_PASS, FN_BLOCK, FN_KC, FN_TILE, 16, gemm_f16_g16_neon, gemm_bf16_g16_neon)
+
 /* ---------------------------------------------------------- Q8_0 weights */
 
 void actrm_neon_pack_q8(const void *W, size_t ws, int r0, int nr, int k0, int kn, void *buf)
@@ -503,6 +573,9 @@ void actrm_kernels_neon(actrm_kernels *k)
     k->gemm[ACTRM_WT_F32] = gemm_f32_neon;
     k->gemm[ACTRM_WT_F16] = gemm_f16_neon;
     k->gemm[ACTRM_WT_BF16] = gemm_bf16_neon;
+    k->gemm[ACTRM_WT_F16_G16] = gemm_f16_g16_neon;
+    k->gemm[ACTRM_WT_BF16_G16] = gemm_bf16_g16_neon;
+    k->g16_fast = 1;
     k->gemm[ACTRM_WT_Q8_0] = gemm_q8_0_neon;
     k->quantize_q8_0 = quantize_q8_0_neon;
     k->row_to_f32 = row_to_f32_neon;
