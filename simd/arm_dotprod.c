@@ -98,7 +98,18 @@ static void gemm_q8_0_dotprod(const void *W, size_t ws, const void *x, size_t xs
     gemm_run(&plan_dot, buf, dx, W, ws, x, xs, K, T, n0, n1, y, ldy);
 }
 
+/* Few tokens: arm_gemv_q8.h with SDOT for the block sums. */
+ALWAYS_INLINE int32x4_t qg_block_dot(const int8_t *w, const int8_t *x)
+{
+    int32x4_t s = vdotq_s32(vdupq_n_s32(0), vld1q_s8(w), vld1q_s8(x));
+    return vdotq_s32(s, vld1q_s8(w + 16), vld1q_s8(x + 16));
+}
+
+#include "arm_gemv_q8.h"
+
+QG_DEFINE_GEMM(gemm_q8_0_few_dotprod, gemm_q8_0_dotprod)
+
 void actrm_kernels_neon_dotprod(actrm_kernels *k)
 {
-    k->gemm[ACTRM_WT_Q8_0] = gemm_q8_0_dotprod;
+    k->gemm[ACTRM_WT_Q8_0] = gemm_q8_0_few_dotprod;
 }

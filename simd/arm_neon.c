@@ -351,6 +351,21 @@ static void gemm_q8_0_neon(const void *W, size_t ws, const void *x, size_t xs, i
     gemm_run(&plan_q8, buf, dx, W, ws, x, xs, K, T, n0, n1, y, ldy);
 }
 
+/* Few tokens: arm_gemv_q8.h with widening multiplies for the block sums
+ * (int8 products fit int16; pairs are added in int32). */
+ALWAYS_INLINE int32x4_t qg_block_dot(const int8_t *w, const int8_t *x)
+{
+    int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
+    int32x4_t s = vpaddlq_s16(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)));
+    s = vpadalq_s16(s, vmull_high_s8(w0, x0));
+    s = vpadalq_s16(s, vmull_s8(vget_low_s8(w1), vget_low_s8(x1)));
+    return vpadalq_s16(s, vmull_high_s8(w1, x1));
+}
+
+#include "arm_gemv_q8.h"
+
+QG_DEFINE_GEMM(gemm_q8_0_few_neon, gemm_q8_0_neon)
+
 /* vrndaq_f32 rounds half away from zero, exactly like roundf. */
 static void quantize_q8_0_neon(const float *x, block_q8_0 *y, int K)
 {
@@ -576,7 +591,7 @@ void actrm_kernels_neon(actrm_kernels *k)
     k->gemm[ACTRM_WT_F16_G16] = gemm_f16_g16_neon;
     k->gemm[ACTRM_WT_BF16_G16] = gemm_bf16_g16_neon;
     k->g16_fast = 1;
-    k->gemm[ACTRM_WT_Q8_0] = gemm_q8_0_neon;
+    k->gemm[ACTRM_WT_Q8_0] = gemm_q8_0_few_neon;
     k->quantize_q8_0 = quantize_q8_0_neon;
     k->row_to_f32 = row_to_f32_neon;
     k->rmsnorm = rmsnorm_neon;
