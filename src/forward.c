@@ -365,6 +365,24 @@ static void matmul(actrm_session *s, const actrm_weight *W, const float *x, int 
     actrm_matmul(&s->kern, W, x, n, y, W->rows, s->mm_scratch, s->n_threads);
 }
 
+/* Weights reading the same x: one call when they can share it (same type,
+ * so one quantization of x serves all), else one call each. */
+static void matmul_shared(actrm_session *s, const actrm_weight *const *W, float *const *y, int n_w,
+                          const float *x, int n)
+{
+    int same = 1, ldy[ACTRM_MATMUL_MAX_SHARED];
+    for (int i = 0; i < n_w; i++) {
+        same &= W[i]->type == W[0]->type && W[i]->cols == W[0]->cols;
+        ldy[i] = W[i]->rows;
+    }
+    if (same) {
+        actrm_matmul_shared(&s->kern, W, y, ldy, n_w, x, n, s->mm_scratch, s->n_threads);
+        return;
+    }
+    for (int i = 0; i < n_w; i++)
+        matmul(s, W[i], x, n, y[i]);
+}
+
 /* x[r] = token embedding of row c0+r, and xb[r] = the first block's
  * attention norm of it, for every row. */
 static void embed_norm(actrm_session *s, const fwd_batch *b, int c0, int n)
@@ -430,9 +448,9 @@ static void attention_block(actrm_session *s, const fwd_batch *b, int l, int c0,
     int kv_dim = in->n_head_kv * in->head_dim;
     /* Eval keys go straight into the cache; branch keys stay apart. */
     float *k = b->branch ? s->k : s->k_cache + ((size_t)l * s->n_ctx + (size_t)s->n_past) * kv_dim; /* [n, KV*hd] */
-    matmul(s, &ly->wq, s->xb, n, s->q);
-    matmul(s, &ly->wk, s->xb, n, k);
-    matmul(s, &ly->wv, s->xb, n, s->v);
+    const actrm_weight *qkv[3] = {&ly->wq, &ly->wk, &ly->wv};
+    float *out[3] = {s->q, k, s->v};
+    matmul_shared(s, qkv, out, 3, s->xb, n);
     finish_qkv(s, b, l, n, k);
     attention(s, b, l, n);
     apply_patches(s, b, l, c0, n);
@@ -456,8 +474,9 @@ static void mlp_block(actrm_session *s, int l, int n)
 {
     const actrm_model *m = s->model;
     const actrm_layer *ly = &m->layers[l];
-    matmul(s, &ly->w_gate, s->xb, n, s->gate);
-    matmul(s, &ly->w_up, s->xb, n, s->up);
+    const actrm_weight *gate_up[2] = {&ly->w_gate, &ly->w_up};
+    float *out[2] = {s->gate, s->up};
+    matmul_shared(s, gate_up, out, 2, s->xb, n);
     silu_mul_rows(s, n);
     matmul(s, &ly->w_down, s->gate, n, s->xb);
     residual_norm(s, n, s->xb, l + 1 < m->info.n_layer ? m->layers[l + 1].attn_norm : NULL);

@@ -1,5 +1,6 @@
 #include "matmul.h"
 
+#include <assert.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,18 +33,31 @@ size_t actrm_matmul_scratch_size(int T, int K)
     return (size_t)T * (size_t)(K / QK8_0) * sizeof(block_q8_0);
 }
 
-void actrm_matmul(const actrm_kernels *k, const actrm_weight *W,
-                  const float *x, int T, float *y, int ldy,
-                  void *scratch, int n_threads)
+/* The GEMM slot of a weight: its type's, or the G16 one. */
+static int weight_slot(const actrm_weight *W)
+{
+    int slot = actrm_wt_slot(W->type);
+    if (W->g16)
+        slot = slot == ACTRM_WT_F16 ? ACTRM_WT_F16_G16 : ACTRM_WT_BF16_G16;
+    return slot;
+}
+
+void actrm_matmul_shared(const actrm_kernels *k, const actrm_weight *const *W, float *const *y,
+                         const int *ldy, int n_w, const float *x, int T, void *scratch, int n_threads)
 {
     if (n_threads < 1)
         n_threads = 1;
-    int slot = actrm_wt_slot(W->type), K = W->cols, nb = K / QK8_0;
-    if (W->g16)
-        slot = slot == ACTRM_WT_F16 ? ACTRM_WT_F16_G16 : ACTRM_WT_BF16_G16;
-    int chunk = rows_per_item(W->rows, T, n_threads);
-    int n_chunks = (W->rows + chunk - 1) / chunk;
-    int quantize = slot == ACTRM_WT_Q8_0;
+    int K = W[0]->cols, nb = K / QK8_0, quantize = W[0]->type == GGML_TYPE_Q8_0;
+    assert(n_w >= 1 && n_w <= ACTRM_MATMUL_MAX_SHARED);
+    for (int i = 1; i < n_w; i++)
+        assert(W[i]->cols == K && (W[i]->type == GGML_TYPE_Q8_0) == quantize);
+    int chunk[ACTRM_MATMUL_MAX_SHARED], first[ACTRM_MATMUL_MAX_SHARED + 1];
+    first[0] = 0;
+    for (int i = 0; i < n_w; i++) {
+        chunk[i] = rows_per_item(W[i]->rows, T, n_threads);
+        first[i + 1] = first[i] + (W[i]->rows + chunk[i] - 1) / chunk[i];
+    }
+    int n_chunks = first[n_w];
     block_q8_0 *xq = scratch; /* [T][nb] when quantize */
     const void *xin = quantize ? (const void *)xq : (const void *)x;
     size_t xs = quantize ? (size_t)nb * sizeof(block_q8_0) : (size_t)K * sizeof(float);
@@ -56,13 +70,25 @@ void actrm_matmul(const actrm_kernels *k, const actrm_weight *W,
                 k->quantize_q8_0(x + (size_t)t * K, xq + (size_t)t * nb, K);
         }
         /* dynamic: a thread that lost its core (laptops, shared machines)
-         * does not hold the others up */
+         * does not hold the others up; one loop over every weight's chunks
+         * leaves one end-of-loop wait instead of one per weight */
         #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < n_chunks; c++) {
-            int n0 = c * chunk, n1 = n0 + chunk < W->rows ? n0 + chunk : W->rows;
-            k->gemm[slot](W->data, W->stride, xin, xs, K, T, n0, n1, y, ldy);
+            int i = 0;
+            while (c >= first[i + 1])
+                i++;
+            const actrm_weight *w = W[i];
+            int n0 = (c - first[i]) * chunk[i], n1 = n0 + chunk[i] < w->rows ? n0 + chunk[i] : w->rows;
+            k->gemm[weight_slot(w)](w->data, w->stride, xin, xs, K, T, n0, n1, y[i], ldy[i]);
         }
     }
+}
+
+void actrm_matmul(const actrm_kernels *k, const actrm_weight *W,
+                  const float *x, int T, float *y, int ldy,
+                  void *scratch, int n_threads)
+{
+    actrm_matmul_shared(k, &W, &y, &ldy, 1, x, T, scratch, n_threads);
 }
 
 void actrm_weight_row_f32(const actrm_kernels *k, const actrm_weight *W, int row, float *dst)

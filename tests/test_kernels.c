@@ -312,6 +312,52 @@ Test(kernels, regrouped_matmul_and_rows_equal_row_layout)
     }
 }
 
+/* actrm_matmul_shared (q/k/v, gate/up) gives the bits of separate calls. */
+Test(kernels, shared_input_matmul_equals_separate_calls)
+{
+    actrm_kernels tab[MAX_TABLES];
+    int n_tab = all_tables(tab);
+    const int rows[3] = {208, 48, 80}, T = 5, K = 96;
+    for (int ti = 0; ti < 4; ti++) {
+        int type = wtypes[ti];
+        size_t ws, unused;
+        void *data[3];
+        actrm_weight w[3];
+        const actrm_weight *wp[3];
+        float *sep[3], *got[3];
+        int ldy[3];
+        for (int i = 0; i < 3; i++) {
+            data[i] = make_weights(type, rows[i], K, &ws);
+            w[i] = (actrm_weight){type, rows[i], K, ws, data[i], 0};
+            wp[i] = &w[i];
+            sep[i] = malloc(sizeof(float) * T * rows[i]);
+            got[i] = malloc(sizeof(float) * T * rows[i]);
+            ldy[i] = rows[i];
+        }
+        float *x = make_activations(GGML_TYPE_F32, T, K, &unused);
+        void *scratch = malloc(actrm_matmul_scratch_size(T, K) + 1);
+        for (int i = 0; i < n_tab; i++)
+            for (int t1 = 1; t1 <= T; t1 += T - 1)
+                for (int threads = 1; threads <= 3; threads++) {
+                    for (int j = 0; j < 3; j++)
+                        actrm_matmul(&tab[0], &w[j], x, t1, sep[j], rows[j], scratch, 1);
+                    actrm_matmul_shared(&tab[i], wp, got, ldy, 3, x, t1, scratch, threads);
+                    for (int j = 0; j < 3; j++) {
+                        int d = first_difference(got[j], sep[j], (size_t)t1 * rows[j]);
+                        cr_assert(d < 0, "%s shared %s matmul, weight %d, T=%d, %d threads: y[%d] differs",
+                                  tab[i].path, ggml_type_name(type), j, t1, threads, d);
+                    }
+                }
+        for (int i = 0; i < 3; i++) {
+            free(data[i]);
+            free(sep[i]);
+            free(got[i]);
+        }
+        free(x);
+        free(scratch);
+    }
+}
+
 /* The reference GEMMs against float64 on the same (rounded) inputs: within
  * the bound of K sequential roundings, K * 2^-24 * sum |w*x| (plus one
  * rounding per block and two per block scale product for Q8_0). */
