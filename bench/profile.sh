@@ -8,8 +8,9 @@
 # pointers on) whose actrm_matmul() calls are timed by a shim linked in with
 # `ld --wrap` (the library itself is unchanged), runs `actrm bench --gen 0`
 # under it (one untimed warm-up prefill, then --reps timed ones) and prints:
-#   1. wall time per projection (q, k, v, o, gate, up, down, lm_head) summed
-#      over layers and reps, with GFLOP/s, and the share of the prefill time;
+#   1. wall time per projection (q+k+v, o, gate+up, down, lm_head) summed
+#      over layers and reps (q+k+v and gate+up are one call each), with
+#      GFLOP/s, and the share of the prefill time;
 #      the rest of the prefill (attention, norms, RoPE, residuals, embedding)
 #      is the remainder;
 #   2. `perf report` of the same run by symbol (self time), which splits that
@@ -45,9 +46,10 @@ if [ "$COMMITTED" = 1 ]; then
   cd "$WORK/src"
 fi
 
-# The shim: times every actrm_matmul call, keyed by its place in a layer
-# (the forward pass calls q, k, v, o, gate, up, down in that order). The LM
-# head comes where the next q is due but has another shape (V rows).
+# The shim: times every top-level matmul call of the forward pass, keyed by
+# what it computes: per layer actrm_matmul_shared(q, k, v), actrm_matmul(o),
+# actrm_matmul_shared(gate, up), actrm_matmul(down); a plain actrm_matmul
+# that follows neither o's nor down's predecessor is the LM head.
 cat >"$WORK/mm_shim.c" <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,14 +58,16 @@ cat >"$WORK/mm_shim.c" <<'EOF'
 
 void __real_actrm_matmul(const actrm_kernels *k, const actrm_weight *W, const float *x, int T,
                          float *y, int ldy, void *scratch, int n_threads);
+void __real_actrm_matmul_shared(const actrm_kernels *k, const actrm_weight *const *W, float *const *y,
+                                const int *ldy, int n_w, const float *x, int T, void *scratch,
+                                int n_threads);
 
-enum { N_SLOTS = 8, LM_HEAD = 7 };
-static const char *const slot_names[N_SLOTS] = {"q", "k", "v", "o", "gate", "up", "down", "lm_head"};
+enum { QKV, O, GATE_UP, DOWN, LM_HEAD, N_SLOTS };
+static const char *const slot_names[N_SLOTS] = {"q+k+v", "o", "gate+up", "down", "lm_head"};
 /* Process-wide tallies: this shim exists only in the profiling build. */
 static struct { double sec, flop; long calls; int rows, cols; } tally[N_SLOTS];
-static long n_layer_calls;
-static int q_rows, q_cols; /* shape of the first call, a q projection */
-static int warm; /* the warm-up prefill (up to its LM head) is not counted */
+static int last = -1; /* slot of the previous call */
+static int warm;      /* the warm-up prefill (up to its LM head) is not counted */
 
 static double now(void)
 {
@@ -72,28 +76,38 @@ static double now(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-void __wrap_actrm_matmul(const actrm_kernels *k, const actrm_weight *W, const float *x, int T,
-                         float *y, int ldy, void *scratch, int n_threads)
+static void count(int slot, double dt, const actrm_weight *const *W, int n_w, int T)
 {
-    double t0 = now();
-    __real_actrm_matmul(k, W, x, T, y, ldy, scratch, n_threads);
-    double dt = now() - t0;
-    int slot = (int)(n_layer_calls % 7);
-    if (n_layer_calls == 0)
-        q_rows = W->rows, q_cols = W->cols;
-    if (slot == 0 && (W->rows != q_rows || W->cols != q_cols))
-        slot = LM_HEAD;
-    else
-        n_layer_calls++;
+    last = slot;
     if (!warm) {
         warm = slot == LM_HEAD;
         return;
     }
     tally[slot].sec += dt;
-    tally[slot].flop += 2.0 * W->rows * W->cols * T;
     tally[slot].calls++;
-    tally[slot].rows = W->rows;
-    tally[slot].cols = W->cols;
+    tally[slot].rows = 0;
+    for (int i = 0; i < n_w; i++) {
+        tally[slot].flop += 2.0 * W[i]->rows * W[i]->cols * T;
+        tally[slot].rows += W[i]->rows;
+    }
+    tally[slot].cols = W[0]->cols;
+}
+
+void __wrap_actrm_matmul(const actrm_kernels *k, const actrm_weight *W, const float *x, int T,
+                         float *y, int ldy, void *scratch, int n_threads)
+{
+    double t0 = now();
+    __real_actrm_matmul(k, W, x, T, y, ldy, scratch, n_threads);
+    count(last == QKV ? O : last == GATE_UP ? DOWN : LM_HEAD, now() - t0, &W, 1, T);
+}
+
+void __wrap_actrm_matmul_shared(const actrm_kernels *k, const actrm_weight *const *W, float *const *y,
+                                const int *ldy, int n_w, const float *x, int T, void *scratch,
+                                int n_threads)
+{
+    double t0 = now();
+    __real_actrm_matmul_shared(k, W, y, ldy, n_w, x, T, scratch, n_threads);
+    count(n_w == 3 ? QKV : GATE_UP, now() - t0, W, n_w, T);
 }
 
 __attribute__((destructor)) static void report(void)
@@ -114,7 +128,7 @@ CFLAGS="-O2 -g -fno-omit-frame-pointer" make --no-print-directory BUILD="$B" -j2
   { tail -20 "$WORK/make.log" >&2; exit 1; }
 gcc -O2 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -fopenmp -Iinclude -Isrc -Isimd \
   -o "$B/actrm-prof" "$B"/obj/tools/*.o "$WORK/mm_shim.c" "$B/libactrm-internal.a" \
-  -Wl,--wrap=actrm_matmul -fopenmp -lcjson -lpcre2-8 -lutf8proc -lz -lm
+  -Wl,--wrap=actrm_matmul -Wl,--wrap=actrm_matmul_shared -fopenmp -lcjson -lpcre2-8 -lutf8proc -lz -lm
 
 RUN=("$B/actrm-prof" bench "$MODEL" --prompt-len "$PP" --gen 0 --threads "$THREADS" --reps "$REPS" --warmup 1 --json)
 if [ "$PERF" = 1 ]; then
