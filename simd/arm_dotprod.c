@@ -107,7 +107,7 @@ ALWAYS_INLINE int32x4_t qg_block_dot(const int8_t *w, const int8_t *x)
 
 #include "arm_gemv_q8.h"
 
-QG_DEFINE_GEMM(gemm_q8_0_few_dotprod, gemm_q8_0_dotprod)
+GEMM_DEFINE_FEW(gemm_q8_0_few_dotprod, GGML_TYPE_Q8_0, gemm_q8_0_dotprod, qg_gemv_n)
 
 void actrm_kernels_neon_dotprod(actrm_kernels *k)
 {

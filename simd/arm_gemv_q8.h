@@ -73,23 +73,13 @@ ALWAYS_INLINE void qg_rows(const char *W, size_t ws, const char *x, size_t xs, i
     }
 }
 
-ALWAYS_INLINE void qg_gemv_n(const void *W, size_t ws, const void *x, size_t xs, int K, int n0, int n1,
-                             float *y, int ldy, const int NT)
+/* (type: always Q8_0, for GEMM_DEFINE_FEW's signature) */
+ALWAYS_INLINE void qg_gemv_n(int type, const void *W, size_t ws, const void *x, size_t xs, int K, int n0,
+                             int n1, float *y, int ldy, const int NT)
 {
+    (void)type;
     for (int r0 = n0; r0 < n1; r0 += QG_ROWS)
         qg_rows(W, ws, x, xs, K / QK8_0, r0, gemm_min(QG_ROWS, n1 - r0), y, ldy, NT);
 }
-
-/* Few tokens through qg_gemv_n, more through the packed GEMM `packed`. */
-#define QG_DEFINE_GEMM(name, packed)                                                     \
-    static void name(const void *W, size_t ws, const void *x, size_t xs, int K, int T,  \
-                     int n0, int n1, float *y, int ldy)                                   \
-    {                                                                                     \
-        if (T > GEMM_STREAM_T) {                                                          \
-            packed(W, ws, x, xs, K, T, n0, n1, y, ldy);                                   \
-            return;                                                                       \
-        }                                                                                 \
-        GEMM_CALL_NT(GEMM_STREAM_T, T, qg_gemv_n, W, ws, x, xs, K, n0, n1, y, ldy)        \
-    }
 
 #endif

@@ -184,10 +184,11 @@ ALWAYS_INLINE void pack_g16(int type, const void *W, size_t ws, int r0, int nr, 
 /* Few tokens: each group streams front to back, its 16 rows of one k in
  * four 8-byte loads; two groups at a time for one or two tokens (eight FMA
  * chains per token, k in order as in ref), one group for more (registers). */
+#define G16_WAYS(NT) ((NT) > 2 ? 1 : 2)
 ALWAYS_INLINE void gemv_g16_ways(int type, const char *g, size_t gs, const char *x, size_t xs, int K,
                                  int ng, float *y, int ldy, const int NT)
 {
-    const int WAYS = NT > 2 ? 1 : 2;
+    const int WAYS = G16_WAYS(NT);
     float32x4_t acc[2][4][GEMM_STREAM_T]; /* [group][lanes/4][token] */
     const float *xr[GEMM_STREAM_T];
 #pragma GCC unroll 4
@@ -218,16 +219,6 @@ ALWAYS_INLINE void gemv_g16_ways(int type, const char *g, size_t gs, const char 
 #pragma GCC unroll 4
                 for (int t = 0; t < NT; t++)
                     vst1q_f32(y + (size_t)t * ldy + 16 * i + 4 * q, acc[i][q][t]);
-}
-
-ALWAYS_INLINE void gemv_g16_n(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
-                              int n0, int n1, float *y, int ldy, const int NT)
-{
-    const int WAYS = NT > 2 ? 1 : 2;
-    size_t gs = (size_t)ACTRM_G16 * ws;
-    for (int n = n0; n < n1; n += WAYS * ACTRM_G16)
-        gemv_g16_ways(type, (const char *)W + (size_t)n * ws, gs, x, xs, K,
-                      gemm_min(WAYS, (n1 - n) / ACTRM_G16), y + n, ldy, NT);
 }
 
 GEMM_DEFINE_G16(FN_PASS, FN_BLOCK, FN_KC, FN_TILE, 16, gemm_f16_g16_neon, gemm_bf16_g16_neon)
@@ -364,7 +355,7 @@ ALWAYS_INLINE int32x4_t qg_block_dot(const int8_t *w, const int8_t *x)
 
 #include "arm_gemv_q8.h"
 
-QG_DEFINE_GEMM(gemm_q8_0_few_neon, gemm_q8_0_neon)
+GEMM_DEFINE_FEW(gemm_q8_0_few_neon, GGML_TYPE_Q8_0, gemm_q8_0_neon, qg_gemv_n)
 
 /* vrndaq_f32 rounds half away from zero, exactly like roundf. */
 static void quantize_q8_0_neon(const float *x, block_q8_0 *y, int K)

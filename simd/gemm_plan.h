@@ -166,9 +166,18 @@ gemm_run(const gemm_plan *p, void *buf, void *tbuf, const void *W, size_t ws,
 
 /* The G16 GEMMs (kernels.h) of an ISA file with the float plan geometry of
  * GEMM_DEFINE_FLOAT (whose micro_float they share). The file provides
- *   pack_g16(type, W, ws, r0, nr, k0, kn, buf)             plan pack from groups
- *   gemv_g16_n(type, W, ws, x, xs, K, n0, n1, y, ldy, NT)  few tokens */
+ *   pack_g16(type, W, ws, r0, nr, k0, kn, buf)     plan pack from groups
+ *   gemv_g16_ways(type, g, gs, x, xs, K, ng, y, ldy, NT)
+ *       few tokens for ng <= G16_WAYS(NT) groups gs bytes apart from g
+ *   G16_WAYS(NT)                                    groups per call */
 #define GEMM_DEFINE_G16(pass, block, kc, tile, align, f16_name, bf16_name)                   \
+    ALWAYS_INLINE void gemv_g16_n(int type, const void *W, size_t ws, const void *x, size_t xs, \
+                                  int K, int n0, int n1, float *y, int ldy, const int NT)    \
+    {                                                                                        \
+        for (int n = n0; n < n1; n += G16_WAYS(NT) * ACTRM_G16)                              \
+            gemv_g16_ways(type, (const char *)W + (size_t)n * ws, ACTRM_G16 * ws, x, xs, K,  \
+                          gemm_min(G16_WAYS(NT), (n1 - n) / ACTRM_G16), y + n, ldy, NT);     \
+    }                                                                                        \
     GEMM_DEFINE_PACK_WITH(pack_f16_g16, pack_g16, GGML_TYPE_F16)                             \
     GEMM_DEFINE_PACK_WITH(pack_bf16_g16, pack_g16, GGML_TYPE_BF16)                           \
     static const gemm_plan plan_f16_g16 = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), \

@@ -258,17 +258,17 @@ ALWAYS_INLINE void pack_g16(int type, const void *W, size_t ws, int r0, int nr, 
 /* Few tokens: each group streams front to back, its 16 rows of one k in
  * two 16-byte loads; two groups at a time, four FMA chains per token (k in
  * order, as in ref). */
-#define G16_WAYS 2
+#define G16_WAYS(NT) 2
 ALWAYS_INLINE void gemv_g16_ways(int type, const char *g, size_t gs, const char *x, size_t xs, int K,
                                  int ng, float *y, int ldy, const int NT)
 {
-    __m256 acc[2 * G16_WAYS][GEMM_STREAM_T]; /* [group half][token] */
+    __m256 acc[2 * G16_WAYS(NT)][GEMM_STREAM_T]; /* [group half][token] */
     const float *xr[GEMM_STREAM_T];
     #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) {
         xr[t] = (const float *)(x + (size_t)t * xs);
         #pragma GCC unroll 4
-        for (int i = 0; i < 2 * G16_WAYS; i++)
+        for (int i = 0; i < 2 * G16_WAYS(NT); i++)
             acc[i][t] = _mm256_setzero_ps();
     }
     for (int k = 0; k < K; k++) {
@@ -277,7 +277,7 @@ ALWAYS_INLINE void gemv_g16_ways(int type, const char *g, size_t gs, const char 
         for (int t = 0; t < NT; t++)
             xb[t] = _mm256_broadcast_ss(xr[t] + k);
         #pragma GCC unroll 4
-        for (int i = 0; i < 2 * G16_WAYS; i++)
+        for (int i = 0; i < 2 * G16_WAYS(NT); i++)
             if (i / 2 < ng) {
                 __m256 w = load8_w(type, g + (size_t)(i / 2) * gs + (size_t)k * 32 + (size_t)(i % 2) * 16);
                 #pragma GCC unroll 4
@@ -286,20 +286,11 @@ ALWAYS_INLINE void gemv_g16_ways(int type, const char *g, size_t gs, const char 
             }
     }
     #pragma GCC unroll 4
-    for (int i = 0; i < 2 * G16_WAYS; i++)
+    for (int i = 0; i < 2 * G16_WAYS(NT); i++)
         if (i / 2 < ng)
             #pragma GCC unroll 4
             for (int t = 0; t < NT; t++)
                 _mm256_storeu_ps(y + (size_t)t * ldy + 8 * i, acc[i][t]);
-}
-
-ALWAYS_INLINE void gemv_g16_n(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
-                              int n0, int n1, float *y, int ldy, const int NT)
-{
-    size_t gs = (size_t)ACTRM_G16 * ws;
-    for (int n = n0; n < n1; n += G16_WAYS * ACTRM_G16)
-        gemv_g16_ways(type, (const char *)W + (size_t)n * ws, gs, x, xs, K,
-                      gemm_min(G16_WAYS, (n1 - n) / ACTRM_G16), y + n, ldy, NT);
 }
 
 GEMM_DEFINE_G16(F_PASS, F_BLOCK, F_KC, F_TILE, 32, gemm_f16_g16_avx2, gemm_bf16_g16_avx2)

@@ -254,19 +254,19 @@ ALWAYS_INLINE void pack_g16(int type, const void *W, size_t ws, int r0, int nr, 
 }
 
 /* Few tokens: each group streams front to back, its 16 rows of one k in
- * one 32-byte load; G16_WAYS groups at a time, so that as many FMA chains
+ * one 32-byte load; G16_WAYS(NT) groups at a time, so that as many FMA chains
  * per token (one per group, k in order as in ref) overlap. */
-#define G16_WAYS 4
+#define G16_WAYS(NT) 4
 ALWAYS_INLINE void gemv_g16_ways(int type, const char *g, size_t gs, const char *x, size_t xs, int K,
                                  int ng, float *y, int ldy, const int NT)
 {
-    __m512 acc[G16_WAYS][GEMM_STREAM_T];
+    __m512 acc[G16_WAYS(NT)][GEMM_STREAM_T];
     const float *xr[GEMM_STREAM_T];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) {
         xr[t] = (const float *)(x + (size_t)t * xs);
 #pragma GCC unroll 4
-        for (int i = 0; i < G16_WAYS; i++)
+        for (int i = 0; i < G16_WAYS(NT); i++)
             acc[i][t] = _mm512_setzero_ps();
     }
     for (int k = 0; k < K; k++) {
@@ -275,7 +275,7 @@ ALWAYS_INLINE void gemv_g16_ways(int type, const char *g, size_t gs, const char 
         for (int t = 0; t < NT; t++)
             xb[t] = _mm512_set1_ps(xr[t][k]);
 #pragma GCC unroll 4
-        for (int i = 0; i < G16_WAYS; i++)
+        for (int i = 0; i < G16_WAYS(NT); i++)
             if (i < ng) {
                 __m512 w = widen16(type, _mm256_loadu_si256((const __m256i *)(g + i * gs + (size_t)k * 32)));
 #pragma GCC unroll 4
@@ -284,20 +284,11 @@ ALWAYS_INLINE void gemv_g16_ways(int type, const char *g, size_t gs, const char 
             }
     }
 #pragma GCC unroll 4
-    for (int i = 0; i < G16_WAYS; i++)
+    for (int i = 0; i < G16_WAYS(NT); i++)
         if (i < ng)
 #pragma GCC unroll 4
             for (int t = 0; t < NT; t++)
                 _mm512_storeu_ps(y + (size_t)t * ldy + 16 * i, acc[i][t]);
-}
-
-ALWAYS_INLINE void gemv_g16_n(int type, const void *W, size_t ws, const void *x, size_t xs, int K,
-                              int n0, int n1, float *y, int ldy, const int NT)
-{
-    size_t gs = (size_t)ACTRM_G16 * ws;
-    for (int n = n0; n < n1; n += G16_WAYS * ACTRM_G16)
-        gemv_g16_ways(type, (const char *)W + (size_t)n * ws, gs, x, xs, K,
-                      gemm_min(G16_WAYS, (n1 - n) / ACTRM_G16), y + n, ldy, NT);
 }
 
 GEMM_DEFINE_G16(F5_PASS, F5_BLOCK, F5_KC, F5_TILE, 64, gemm_f16_g16_avx512, gemm_bf16_g16_avx512)
