@@ -379,6 +379,22 @@ static int env_flag(const char *name)
     return v && *v && strcmp(v, "0") != 0;
 }
 
+/* Unless ACTRM_MMAP is set, reads the tensor data of a model that passed
+ * every check into private memory (gguf_load_data) and points the weights
+ * there: the tensors moved, so their lookup (cheap, no data read) runs
+ * again. */
+static int load_private_copy(actrm_model *m)
+{
+    if (env_flag("ACTRM_MMAP"))
+        return ACTRM_OK;
+    int rc = gguf_load_data(m->gguf, &m->err);
+    if (rc)
+        return rc;
+    free(m->layers);
+    m->layers = NULL;
+    return load_tensors(m);
+}
+
 static void release_contents(actrm_model *m)
 {
     free(m->layers);
@@ -399,9 +415,8 @@ int actrm_model_init(actrm_model **out, const char *gguf_path)
     int rc = gguf_open(&m->gguf, gguf_path, &m->err);
     if (rc)
         return rc;
-    if (!env_flag("ACTRM_MMAP") && (rc = gguf_load_data(m->gguf, &m->err)))
-        return rc;
-    if ((rc = load_arch(m)) || (rc = load_hparams(m)) || (rc = load_tensors(m))) {
+    if ((rc = load_arch(m)) || (rc = load_hparams(m)) || (rc = load_tensors(m)) ||
+        (rc = load_private_copy(m))) {
         actrm_error_prefix(&m->err, "%s", gguf_path);
         release_contents(m);
         return rc;
