@@ -365,22 +365,14 @@ static void matmul(actrm_session *s, const actrm_weight *W, const float *x, int 
     actrm_matmul(&s->kern, W, x, n, y, W->rows, s->mm_scratch, s->n_threads);
 }
 
-/* Weights reading the same x: one call when they can share it (same type,
- * so one quantization of x serves all), else one call each. */
+/* Weights reading the same x (q/k/v, gate/up) in one call. */
 static void matmul_shared(actrm_session *s, const actrm_weight *const *W, float *const *y, int n_w,
                           const float *x, int n)
 {
-    int same = 1, ldy[ACTRM_MATMUL_MAX_SHARED];
-    for (int i = 0; i < n_w; i++) {
-        same &= W[i]->type == W[0]->type && W[i]->cols == W[0]->cols;
-        ldy[i] = W[i]->rows;
-    }
-    if (same) {
-        actrm_matmul_shared(&s->kern, W, y, ldy, n_w, x, n, s->mm_scratch, s->n_threads);
-        return;
-    }
+    int ldy[ACTRM_MATMUL_MAX_SHARED];
     for (int i = 0; i < n_w; i++)
-        matmul(s, W[i], x, n, y[i]);
+        ldy[i] = W[i]->rows;
+    actrm_matmul_shared(&s->kern, W, y, ldy, n_w, x, n, s->mm_scratch, s->n_threads);
 }
 
 /* x[r] = token embedding of row c0+r, and xb[r] = the first block's

@@ -47,10 +47,12 @@ void actrm_matmul_shared(const actrm_kernels *k, const actrm_weight *const *W, f
 {
     if (n_threads < 1)
         n_threads = 1;
-    int K = W[0]->cols, nb = K / QK8_0, quantize = W[0]->type == GGML_TYPE_Q8_0;
+    int K = W[0]->cols, nb = K / QK8_0, quantize = 0;
     assert(n_w >= 1 && n_w <= ACTRM_MATMUL_MAX_SHARED);
-    for (int i = 1; i < n_w; i++)
-        assert(W[i]->cols == K && (W[i]->type == GGML_TYPE_Q8_0) == quantize);
+    for (int i = 0; i < n_w; i++) {
+        assert(W[i]->cols == K);
+        quantize |= W[i]->type == GGML_TYPE_Q8_0;
+    }
     int chunk[ACTRM_MATMUL_MAX_SHARED], first[ACTRM_MATMUL_MAX_SHARED + 1];
     first[0] = 0;
     for (int i = 0; i < n_w; i++) {
@@ -58,9 +60,8 @@ void actrm_matmul_shared(const actrm_kernels *k, const actrm_weight *const *W, f
         first[i + 1] = first[i] + (W[i]->rows + chunk[i] - 1) / chunk[i];
     }
     int n_chunks = first[n_w];
-    block_q8_0 *xq = scratch; /* [T][nb] when quantize */
-    const void *xin = quantize ? (const void *)xq : (const void *)x;
-    size_t xs = quantize ? (size_t)nb * sizeof(block_q8_0) : (size_t)K * sizeof(float);
+    block_q8_0 *xq = scratch; /* [T][nb] when quantize: the input of the Q8_0 weights */
+    size_t xq_stride = (size_t)nb * sizeof(block_q8_0), x_stride = (size_t)K * sizeof(float);
     int parallel = n_threads > 1 && (n_chunks > 1 || (quantize && T > 1));
     #pragma omp parallel num_threads(n_threads) if (parallel)
     {
@@ -79,7 +80,9 @@ void actrm_matmul_shared(const actrm_kernels *k, const actrm_weight *const *W, f
                 i++;
             const actrm_weight *w = W[i];
             int n0 = (c - first[i]) * chunk[i], n1 = n0 + chunk[i] < w->rows ? n0 + chunk[i] : w->rows;
-            k->gemm[weight_slot(w)](w->data, w->stride, xin, xs, K, T, n0, n1, y[i], ldy[i]);
+            int q8 = w->type == GGML_TYPE_Q8_0;
+            k->gemm[weight_slot(w)](w->data, w->stride, q8 ? (const void *)xq : (const void *)x,
+                                    q8 ? xq_stride : x_stride, K, T, n0, n1, y[i], ldy[i]);
         }
     }
 }

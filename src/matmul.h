@@ -39,8 +39,8 @@ void actrm_matmul(const actrm_kernels *k, const actrm_weight *W,
 
 /* The products of up to ACTRM_MATMUL_MAX_SHARED weights with the same input
  * (q/k/v, gate/up): y[i][t*ldy[i] + n] = sum_k W[i][n][k] * x[t*K + k].
- * The weights have the same cols and, when one is Q8_0, all are (x is
- * quantized once). One parallel region and one work loop over every
+ * The weights have the same cols; they may differ in type (x is quantized
+ * once for all Q8_0 ones). One parallel region and one work loop over every
  * weight's rows, so threads wait once, not once per weight. Same bits as
  * separate actrm_matmul() calls. */
 #define ACTRM_MATMUL_MAX_SHARED 4

@@ -312,14 +312,15 @@ Test(kernels, regrouped_matmul_and_rows_equal_row_layout)
     }
 }
 
-/* actrm_matmul_shared (q/k/v, gate/up) gives the bits of separate calls. */
+/* actrm_matmul_shared (q/k/v, gate/up) gives the bits of separate calls,
+ * for each weight type and for a mix of types (case 4). */
 Test(kernels, shared_input_matmul_equals_separate_calls)
 {
     actrm_kernels tab[MAX_TABLES];
     int n_tab = all_tables(tab);
     const int rows[3] = {208, 48, 80}, T = 5, K = 96;
-    for (int ti = 0; ti < 4; ti++) {
-        int type = wtypes[ti];
+    static const int mixed[3] = {GGML_TYPE_Q8_0, GGML_TYPE_F16, GGML_TYPE_F32};
+    for (int ti = 0; ti < 5; ti++) {
         size_t ws, unused;
         void *data[3];
         actrm_weight w[3];
@@ -327,6 +328,7 @@ Test(kernels, shared_input_matmul_equals_separate_calls)
         float *sep[3], *got[3];
         int ldy[3];
         for (int i = 0; i < 3; i++) {
+            int type = ti < 4 ? wtypes[ti] : mixed[i];
             data[i] = make_weights(type, rows[i], K, &ws);
             w[i] = (actrm_weight){type, rows[i], K, ws, data[i], 0};
             wp[i] = &w[i];
@@ -344,8 +346,8 @@ Test(kernels, shared_input_matmul_equals_separate_calls)
                     actrm_matmul_shared(&tab[i], wp, got, ldy, 3, x, t1, scratch, threads);
                     for (int j = 0; j < 3; j++) {
                         int d = first_difference(got[j], sep[j], (size_t)t1 * rows[j]);
-                        cr_assert(d < 0, "%s shared %s matmul, weight %d, T=%d, %d threads: y[%d] differs",
-                                  tab[i].path, ggml_type_name(type), j, t1, threads, d);
+                        cr_assert(d < 0, "%s shared %s matmul (case %d), weight %d, T=%d, %d threads: y[%d] differs",
+                                  tab[i].path, ggml_type_name(w[j].type), ti, j, t1, threads, d);
                     }
                 }
         for (int i = 0; i < 3; i++) {
