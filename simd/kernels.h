@@ -57,6 +57,10 @@ enum {
  * n0, n1 passed to a G16 GEMM are multiples of 16. */
 #define ACTRM_G16 16
 
+/* Elements [k0, k0+n) of row `row` of a G16 matrix W (w_stride as above)
+ * as fp32 (simd/ref.c; the reference GEMM and embedding lookups). */
+void actrm_g16_row_to_f32(int type, const void *W, size_t w_stride, int row, int k0, int n, float *dst);
+
 typedef struct actrm_kernels {
     const char *isa;  /* "ref", "avx2", "avx512", "neon", ... */
     const char *path; /* isa plus the extensions in use, e.g. "avx512+vnni" */

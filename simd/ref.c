@@ -145,6 +145,17 @@ static inline __attribute__((always_inline)) void dot4_ref(const float *w, int k
     y[3 * (size_t)ldy] = a3;
 }
 
+/* Every token's sum over the chunk w[kn] at k0, continued in y[t*ldy]. */
+static inline __attribute__((always_inline)) void dot_tokens_ref(const float *w, int kn, const void *x, size_t xs,
+                                                                 int T, int k0, float *y, int ldy)
+{
+    int t = 0;
+    for (; t + 4 <= T; t += 4) /* four independent chains of fmaf */
+        dot4_ref(w, kn, x, xs, t, k0, y + (size_t)t * ldy, ldy);
+    for (; t < T; t++)
+        dot1_ref(w, kn, x, xs, t, k0, y + (size_t)t * ldy);
+}
+
 REF_FMA_CLONES
 static void gemm_float_ref(int type, const void *W, size_t ws, const void *x, size_t xs,
                            int K, int T, int n0, int n1, float *y, int ldy)
@@ -155,12 +166,17 @@ static void gemm_float_ref(int type, const void *W, size_t ws, const void *x, si
         for (int k0 = 0; k0 < K; k0 += REF_KC) {
             int kn = K - k0 < REF_KC ? K - k0 : REF_KC;
             row_to_f32_ref(type, (const char *)W + (size_t)n * ws + (size_t)k0 * esize, w, kn);
-            int t = 0;
-            for (; t + 4 <= T; t += 4) /* four independent chains of fmaf */
-                dot4_ref(w, kn, x, xs, t, k0, y + (size_t)t * ldy + n, ldy);
-            for (; t < T; t++)
-                dot1_ref(w, kn, x, xs, t, k0, y + (size_t)t * ldy + n);
+            dot_tokens_ref(w, kn, x, xs, T, k0, y + n, ldy);
         }
+}
+
+void actrm_g16_row_to_f32(int type, const void *W, size_t ws, int row, int k0, int n, float *dst)
+{
+    const uint16_t *g = (const uint16_t *)((const char *)W + (size_t)(row - row % ACTRM_G16) * ws);
+    for (int k = 0; k < n; k++) {
+        uint16_t h = g[(size_t)(k0 + k) * ACTRM_G16 + row % ACTRM_G16];
+        dst[k] = type == GGML_TYPE_F16 ? actrm_fp16_to_f32(h) : actrm_bf16_to_f32(h);
+    }
 }
 
 /* G16 layout (kernels.h): row n's chunk gathered from its group, then the
@@ -170,21 +186,12 @@ static void gemm_g16_ref(int type, const void *W, size_t ws, const void *x, size
                          int K, int T, int n0, int n1, float *y, int ldy)
 {
     float w[REF_KC];
-    for (int n = n0; n < n1; n++) {
-        const uint16_t *g = (const uint16_t *)((const char *)W + (size_t)(n - n % ACTRM_G16) * ws);
+    for (int n = n0; n < n1; n++)
         for (int k0 = 0; k0 < K; k0 += REF_KC) {
             int kn = K - k0 < REF_KC ? K - k0 : REF_KC;
-            for (int k = 0; k < kn; k++) {
-                uint16_t h = g[(size_t)(k0 + k) * ACTRM_G16 + n % ACTRM_G16];
-                w[k] = type == GGML_TYPE_F16 ? actrm_fp16_to_f32(h) : actrm_bf16_to_f32(h);
-            }
-            int t = 0;
-            for (; t + 4 <= T; t += 4)
-                dot4_ref(w, kn, x, xs, t, k0, y + (size_t)t * ldy + n, ldy);
-            for (; t < T; t++)
-                dot1_ref(w, kn, x, xs, t, k0, y + (size_t)t * ldy + n);
+            actrm_g16_row_to_f32(type, W, ws, n, k0, kn, w);
+            dot_tokens_ref(w, kn, x, xs, T, k0, y + n, ldy);
         }
-    }
 }
 
 static void gemm_f16_g16_ref(const void *W, size_t ws, const void *x, size_t xs,

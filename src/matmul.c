@@ -100,11 +100,7 @@ void actrm_weight_row_f32(const actrm_kernels *k, const actrm_weight *W, int row
         k->row_to_f32(W->type, (const char *)W->data + (size_t)row * W->stride, dst, W->cols);
         return;
     }
-    const uint16_t *g = (const uint16_t *)((const char *)W->data + (size_t)(row - row % ACTRM_G16) * W->stride);
-    for (int c = 0; c < W->cols; c++) {
-        uint16_t h = g[(size_t)c * ACTRM_G16 + row % ACTRM_G16];
-        dst[c] = W->type == GGML_TYPE_F16 ? actrm_fp16_to_f32(h) : actrm_bf16_to_f32(h);
-    }
+    actrm_g16_row_to_f32(W->type, W->data, W->stride, row, 0, W->cols, dst);
 }
 
 int actrm_weight_regroup_g16(actrm_weight *W, int n_threads)
