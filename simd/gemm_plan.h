@@ -123,15 +123,16 @@ gemm_run(const gemm_plan *p, void *buf, void *tbuf, const void *W, size_t ws,
         (void)tbuf;                                                                         \
         GEMM_CALL_NT(tile, nt, micro_float_n, pk, x, xs, k0, kn, y, ldy, nr, first)         \
     }                                                                                       \
-    static const gemm_plan plan_f32 = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), \
-                                       pack_f32, NULL, micro_float};                        \
-    static const gemm_plan plan_f16 = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), \
-                                       pack_f16, NULL, micro_float};                        \
-    static const gemm_plan plan_bf16 = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), \
-                                        pack_bf16, NULL, micro_float};                      \
-    GEMM_DEFINE_RUN(f32_name, plan_f32, float, (block) * (kc), align)                       \
-    GEMM_DEFINE_RUN(f16_name, plan_f16, float, (block) * (kc), align)                       \
-    GEMM_DEFINE_RUN(bf16_name, plan_bf16, float, (block) * (kc), align)
+    GEMM_DEFINE_FLOAT_RUN(f32_name, plan_f32, pack_f32, pass, block, kc, tile, align)       \
+    GEMM_DEFINE_FLOAT_RUN(f16_name, plan_f16, pack_f16, pass, block, kc, tile, align)       \
+    GEMM_DEFINE_FLOAT_RUN(bf16_name, plan_bf16, pack_bf16, pass, block, kc, tile, align)
+
+/* A float plan over the file's micro_float with pack function `pack`, and
+ * the GEMM `name` running it. */
+#define GEMM_DEFINE_FLOAT_RUN(name, plan, pack, pass, block, kc, tile, align)                 \
+    static const gemm_plan plan = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), pack, \
+                                   NULL, micro_float};                                         \
+    GEMM_DEFINE_RUN(name, plan, float, (block) * (kc), align)
 
 #define GEMM_DEFINE_PACK(name, type) GEMM_DEFINE_PACK_WITH(name, pack_float, type)
 #define GEMM_DEFINE_PACK_WITH(name, fn, type)                                             \
@@ -180,12 +181,8 @@ gemm_run(const gemm_plan *p, void *buf, void *tbuf, const void *W, size_t ws,
     }                                                                                        \
     GEMM_DEFINE_PACK_WITH(pack_f16_g16, pack_g16, GGML_TYPE_F16)                             \
     GEMM_DEFINE_PACK_WITH(pack_bf16_g16, pack_g16, GGML_TYPE_BF16)                           \
-    static const gemm_plan plan_f16_g16 = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), \
-                                           pack_f16_g16, NULL, micro_float};                 \
-    static const gemm_plan plan_bf16_g16 = {pass, block, kc, tile, sizeof(float) * (kc) * (pass), \
-                                            pack_bf16_g16, NULL, micro_float};               \
-    GEMM_DEFINE_RUN(gemm_f16_g16_packed, plan_f16_g16, float, (block) * (kc), align)         \
-    GEMM_DEFINE_RUN(gemm_bf16_g16_packed, plan_bf16_g16, float, (block) * (kc), align)       \
+    GEMM_DEFINE_FLOAT_RUN(gemm_f16_g16_packed, plan_f16_g16, pack_f16_g16, pass, block, kc, tile, align) \
+    GEMM_DEFINE_FLOAT_RUN(gemm_bf16_g16_packed, plan_bf16_g16, pack_bf16_g16, pass, block, kc, tile, align) \
     GEMM_DEFINE_FEW(f16_name, GGML_TYPE_F16, gemm_f16_g16_packed, gemv_g16_n)                \
     GEMM_DEFINE_FEW(bf16_name, GGML_TYPE_BF16, gemm_bf16_g16_packed, gemv_g16_n)
 
